@@ -1,0 +1,87 @@
+"""Atomic artifact files: Parquet tables, npz factors, JSON reports, text models.
+
+Every write goes to a temporary file in the same directory and is renamed into place, so a reader
+(or a crash) sees either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success fsync it and rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def _write(path: str | Path, writer: Callable[[Path], None], suffix: str = "") -> Path:
+    with atomic_path(path, suffix) as tmp:
+        writer(tmp)
+    return Path(path)
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
+    return _write(path, lambda p: df.to_parquet(p, index=False))
+
+
+def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    return pd.read_parquet(path, columns=columns)
+
+
+def write_json(obj: Any, path: str | Path) -> Path:
+    def _dump(p: Path) -> None:
+        p.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+    return _write(path, _dump)
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_npz(arrays: dict[str, np.ndarray], path: str | Path) -> Path:
+    # np.savez appends ".npz" to names without it, so the temp name must end in .npz.
+    return _write(path, lambda p: np.savez(p, **arrays), suffix=".npz")
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    return _write(path, lambda p: p.write_text(text))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -1,0 +1,292 @@
+"""The musicrec config file (TOML): typed, validated, with defaults for every key but the sources.
+
+Paths in the file are relative to the file itself. Unknown keys are errors, so a typo never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+LISTENS_FORMATS = ("lastfm_kaggle", "lastfm_export", "plays_table", "hetrec2011", "audioscrobbler")
+TRACK_FORMATS = ("spotify_600k_tracks", "spotify_track_table")
+ARTIST_FORMATS = ("spotify_600k_artists", "spotify_artist_table")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    format: str
+    path: Path
+    encoding: str = "auto"  # "auto" detects UTF-8 (with or without BOM), else cp1252/latin-1
+    delimiter: str | None = None  # None: the format's own
+    genres_path: Path | None = None  # spotify_artist_table: optional separate `artists,genres`
+    # plays_table column names
+    user_column: str = "user"
+    artist_column: str = "artist"
+    plays_column: str = "plays"
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    listens: SourceConfig
+    tracks: SourceConfig | None = None
+    artists: SourceConfig | None = None
+
+
+@dataclass(frozen=True)
+class MatchingConfig:
+    coverage_warn: float = 0.5  # warn when fewer plays than this share match a Spotify artist
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    method: str = "auto"  # auto | temporal | random (auto: temporal when timestamps exist)
+    val: float = 0.1
+    test: float = 0.2
+    min_artists: int = 5  # listeners with fewer artists stay in train only
+    seed: int | None = None  # None: the config's top-level seed
+
+
+@dataclass(frozen=True)
+class ALSConfig:
+    factors: int = 64
+    regularization: float = 0.05
+    alpha: float = 10.0
+    iterations: int = 20
+    weighting: str = "bm25"  # bm25 | log1p | none
+    bm25_k1: float = 100.0
+    bm25_b: float = 0.8
+    cosine: bool = True
+    pop_blend: float = 0.0
+    min_user_artists: int = 1  # k-core filter on the train matrix
+    min_artist_listeners: int = 1
+
+
+@dataclass(frozen=True)
+class CandidatesConfig:
+    n: int = 200
+
+
+@dataclass(frozen=True)
+class RerankerConfig:
+    n_estimators: int = 500
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_child_samples: int = 20
+    feature_fraction: float = 0.9
+    bagging_fraction: float = 0.9
+    lambda_l2: float = 1.0
+    early_stopping_rounds: int = 50
+    valid_fraction: float = 0.25  # share of validation listeners held out for early stopping
+    eval_at: int = 10
+
+
+@dataclass(frozen=True)
+class BlendConfig:
+    alpha: float | str = "auto"  # weight of the reranker score; "auto" = chosen on validation
+    grid: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    k: int = 10
+    bootstrap: int = 1000
+    topk: int = 50  # rows per listener kept in reranked_topk (serving)
+
+
+@dataclass(frozen=True)
+class ContextConfig:
+    """A listening context: where it moves the listener's targets and how it weighs the parts."""
+
+    w_base: float = 0.6
+    w_tempo: float = 0.2
+    w_valence: float = 0.2
+    tempo: float | None = None  # target tempo (BPM) of the context; None = listener's own
+    valence: float | None = None
+    pull: float = 0.0  # 0 = listener's own target, 1 = the context's target
+    description: str = ""
+
+
+DEFAULT_CONTEXTS: dict[str, ContextConfig] = {
+    "default": ContextConfig(description="your own tempo and mood"),
+    "workout": ContextConfig(
+        w_base=0.4,
+        w_tempo=0.35,
+        w_valence=0.25,
+        tempo=150.0,
+        valence=0.75,
+        pull=0.8,
+        description="fast and bright",
+    ),
+    "focus": ContextConfig(
+        w_base=0.5,
+        w_tempo=0.25,
+        w_valence=0.25,
+        tempo=100.0,
+        valence=0.35,
+        pull=0.7,
+        description="moderate tempo, calm",
+    ),
+    "chill": ContextConfig(
+        w_base=0.5,
+        w_tempo=0.3,
+        w_valence=0.2,
+        tempo=80.0,
+        valence=0.35,
+        pull=0.8,
+        description="slow and mellow",
+    ),
+    "walk": ContextConfig(
+        w_base=0.5,
+        w_tempo=0.3,
+        w_valence=0.2,
+        tempo=115.0,
+        valence=0.6,
+        pull=0.6,
+        description="steady mid tempo, light",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PlaylistConfig:
+    length: int = 20
+    per_artist_cap: int = 2
+    artists_per_user: int = 30  # recommended artists expanded to tracks
+    tracks_per_artist: int = 10  # candidate tracks considered per artist before scoring
+    tempo_smooth: bool = False
+    contexts: dict[str, ContextConfig] = field(default_factory=lambda: dict(DEFAULT_CONTEXTS))
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    cron: str = "0 4 * * *"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the config file itself
+    sources: SourcesConfig
+    storage_dir: Path
+    seed: int = 42
+    matching: MatchingConfig = MatchingConfig()
+    split: SplitConfig = SplitConfig()
+    als: ALSConfig = ALSConfig()
+    candidates: CandidatesConfig = CandidatesConfig()
+    reranker: RerankerConfig = RerankerConfig()
+    blend: BlendConfig = BlendConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    playlist: PlaylistConfig = PlaylistConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+
+    def artifact(self, name: str, ext: str) -> Path:
+        """Path of an asset's artifact: ``<storage.dir>/<name>.<ext>``."""
+        return self.storage_dir / f"{name}.{ext}"
+
+
+def _build(cls: type, data: dict[str, Any], where: str, file: Path) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{file}: unknown key(s) in [{where}]: {', '.join(unknown)}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # pragma: no cover - dataclass arg errors
+        raise ConfigError(f"{file}: bad [{where}]: {exc}") from exc
+
+
+def _source(data: dict[str, Any], name: str, formats: tuple[str, ...], base: Path, file: Path):
+    if "format" not in data or "path" not in data:
+        raise ConfigError(f"{file}: [sources.{name}] needs both 'format' and 'path'")
+    if data["format"] not in formats:
+        raise ConfigError(
+            f"{file}: [sources.{name}] format {data['format']!r} is not one of {', '.join(formats)}"
+        )
+    data = dict(data)
+    data["path"] = base / data["path"]
+    if data.get("genres_path"):
+        data["genres_path"] = base / data["genres_path"]
+    return _build(SourceConfig, data, f"sources.{name}", file)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a musicrec TOML config; relative paths resolve against its folder."""
+    file = Path(path).resolve()
+    if not file.is_file():
+        raise ConfigError(f"config file not found: {file}")
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    base = file.parent
+    raw = dict(raw)
+    known = {f.name for f in dataclasses.fields(Config)} | {"storage"}
+    unknown = sorted(set(raw) - known - {"path", "storage_dir"})
+    if unknown:
+        raise ConfigError(f"{file}: unknown section(s): {', '.join(unknown)}")
+
+    src = raw.get("sources", {})
+    if "listens" not in src:
+        raise ConfigError(f"{file}: [sources.listens] is required")
+    extra = sorted(set(src) - {"listens", "tracks", "artists"})
+    if extra:
+        raise ConfigError(f"{file}: unknown source(s): {', '.join(extra)}")
+    sources = SourcesConfig(
+        listens=_source(src["listens"], "listens", LISTENS_FORMATS, base, file),
+        tracks=_source(src["tracks"], "tracks", TRACK_FORMATS, base, file)
+        if "tracks" in src
+        else None,
+        artists=_source(src["artists"], "artists", ARTIST_FORMATS, base, file)
+        if "artists" in src
+        else None,
+    )
+    storage = raw.get("storage", {})
+    storage_dir = base / storage.get("dir", "derived")
+
+    playlist_raw = dict(raw.get("playlist", {}))
+    contexts = dict(DEFAULT_CONTEXTS)
+    for name, ctx in playlist_raw.pop("contexts", {}).items():
+        contexts[name] = _build(ContextConfig, ctx, f"playlist.contexts.{name}", file)
+    playlist = _build(PlaylistConfig, playlist_raw, "playlist", file)
+    playlist = dataclasses.replace(playlist, contexts=contexts)
+
+    blend = _build(BlendConfig, raw.get("blend", {}), "blend", file)
+    if not (blend.alpha == "auto" or isinstance(blend.alpha, int | float)):
+        raise ConfigError(f'{file}: [blend] alpha must be "auto" or a number in [0, 1]')
+    als = _build(ALSConfig, raw.get("als", {}), "als", file)
+    if als.weighting not in ("bm25", "log1p", "none"):
+        raise ConfigError(f"{file}: [als] weighting must be bm25, log1p or none")
+    split = _build(SplitConfig, raw.get("split", {}), "split", file)
+    if split.method not in ("auto", "temporal", "random"):
+        raise ConfigError(f"{file}: [split] method must be auto, temporal or random")
+
+    return Config(
+        path=file,
+        sources=sources,
+        storage_dir=storage_dir,
+        seed=int(raw.get("seed", 42)),
+        matching=_build(MatchingConfig, raw.get("matching", {}), "matching", file),
+        split=split,
+        als=als,
+        candidates=_build(CandidatesConfig, raw.get("candidates", {}), "candidates", file),
+        reranker=_build(RerankerConfig, raw.get("reranker", {}), "reranker", file),
+        blend=blend,
+        evaluation=_build(EvaluationConfig, raw.get("evaluation", {}), "evaluation", file),
+        playlist=playlist,
+        schedule=_build(ScheduleConfig, raw.get("schedule", {}), "schedule", file),
+    )
