@@ -85,3 +85,57 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, pd.Timestamp):
         return obj.isoformat()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+# File extension of every asset's artifact at ``<storage.dir>/<asset>.<ext>`` (design §2).
+ARTIFACT_EXT: dict[str, str] = {
+    "listens": "parquet",
+    "spotify_tracks": "parquet",
+    "spotify_artists": "parquet",
+    "artist_vectors": "parquet",
+    "artist_catalog": "parquet",
+    "user_artist_plays": "parquet",
+    "interaction_splits": "parquet",
+    "als_model": "npz",
+    "als_candidates": "parquet",
+    "user_profiles": "parquet",
+    "item_features": "parquet",
+    "rerank_dataset": "parquet",
+    "reranker": "txt",
+    "reranked_topk": "parquet",
+    "evaluation_topk": "parquet",
+    "evaluation_report": "json",
+    "playlists": "parquet",
+}
+
+_WRITERS: dict[str, Callable[[Any, Path], Path]] = {
+    "parquet": write_parquet,
+    "npz": lambda value, path: write_npz(value, path),
+    "json": write_json,
+    "txt": lambda value, path: write_text(value, path),
+}
+_READERS: dict[str, Callable[[Path], Any]] = {
+    "parquet": read_parquet,
+    "npz": read_npz,
+    "json": read_json,
+    "txt": lambda path: Path(path).read_text(),
+}
+
+
+def artifact_path(storage_dir: str | Path, name: str) -> Path:
+    """Where asset ``name`` lives (raises KeyError for an unknown asset)."""
+    return Path(storage_dir) / f"{name}.{ARTIFACT_EXT[name]}"
+
+
+def save_artifact(storage_dir: str | Path, name: str, value: Any) -> Path:
+    """Write an asset's value atomically in its format (DataFrame, arrays, dict or text)."""
+    path = artifact_path(storage_dir, name)
+    return _WRITERS[ARTIFACT_EXT[name]](value, path)
+
+
+def load_artifact(storage_dir: str | Path, name: str) -> Any:
+    """Read an asset's artifact back (FileNotFoundError names the file when it was never built)."""
+    path = artifact_path(storage_dir, name)
+    if not path.exists():
+        raise FileNotFoundError(f"artifact {path} does not exist: materialize {name} first")
+    return _READERS[ARTIFACT_EXT[name]](path)

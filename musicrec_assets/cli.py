@@ -1,0 +1,167 @@
+"""The ``musicrec`` command line (design §2): materialize, web, demo, sample, playlist."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from musicrec_assets import paths
+
+
+def _use_config(path: str | None) -> Path:
+    """Resolve the config in force and export it, so Dagster resources in this process see it."""
+    cfg = paths.config_path(path)
+    if not cfg.exists():
+        raise SystemExit(f"musicrec: config file not found: {cfg}")
+    os.environ[paths.CONFIG_ENV] = str(cfg)
+    return cfg
+
+
+def materialize(config: str | None, select: str | None = None) -> int:
+    """Materialize assets through Dagster into the project instance; 0 on success."""
+    import dagster as dg
+
+    from musicrec_assets.core.config import load_config
+    from musicrec_assets.definitions import defs as load_defs
+
+    cfg_path = _use_config(config)
+    home = paths.ensure_dagster_home()
+    cfg = load_config(cfg_path)
+    defs = load_defs()
+    job = defs.resolve_implicit_global_asset_job_def()
+    selection = dg.AssetSelection.from_string(select) if select else None
+    print(f"musicrec: materializing {select or 'all assets'} with {cfg_path}")
+    print(f"musicrec: artifacts -> {cfg.storage_dir}; Dagster instance -> {home}")
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=list(selection.resolve(defs.resolve_asset_graph()))
+            if selection
+            else None,
+            raise_on_error=False,
+            tags={"musicrec/source": "cli"},
+        )
+    elapsed = time.perf_counter() - started
+    if result.success:
+        done = sorted(
+            {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+        )
+        print(f"musicrec: {len(done)} assets materialized in {elapsed:.1f} s (run {result.run_id})")
+        return 0
+    for event in result.get_step_failure_events():
+        err = event.step_failure_data.error
+        message = err.message.strip() if err else "unknown error"
+        print(f"musicrec: step {event.step_key} failed: {message}", file=sys.stderr)
+    for check in result.get_asset_check_evaluations():
+        if not check.passed:
+            print(
+                f"musicrec: check {check.check_name} on {check.asset_key.to_user_string()} failed: "
+                f"{check.description}",
+                file=sys.stderr,
+            )
+    print(f"musicrec: run {result.run_id} failed after {elapsed:.1f} s", file=sys.stderr)
+    return 1
+
+
+def web(config: str | None, host: str, port: int) -> int:
+    from gradio_app.app import serve
+
+    serve(_use_config(config), host=host, port=port)
+    return 0
+
+
+def demo(config: str | None, host: str, port: int) -> int:
+    code = materialize(config)
+    if code:
+        return code
+    return web(config, host, port)
+
+
+def sample(args: argparse.Namespace) -> int:
+    from musicrec_assets.core.sample import generate_sample
+
+    started = time.perf_counter()
+    toml = generate_sample(
+        args.out,
+        users=args.users,
+        artists=args.artists,
+        tracks=args.tracks,
+        scrobbles=args.scrobbles,
+        seed=args.seed,
+    )
+    print(f"musicrec: sample written in {time.perf_counter() - started:.1f} s; config: {toml}")
+    return 0
+
+
+def playlist(args: argparse.Namespace) -> int:
+    from musicrec_assets.serving import print_playlist
+
+    return print_playlist(
+        _use_config(args.config),
+        user=args.user,
+        context=args.context,
+        length=args.length,
+        fmt=args.format,
+        out=args.out,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import inspect
+
+    from musicrec_assets.core.sample import generate_sample
+
+    parser = argparse.ArgumentParser(prog="musicrec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--config", help="config TOML (default: the embedded sample's)")
+        return p
+
+    p = add("materialize", "materialize assets through Dagster")
+    p.add_argument("--select", help="Dagster asset selection, e.g. '*interaction_splits'")
+    for name, help_ in (
+        ("web", "serve the Gradio page"),
+        ("demo", "materialize the sample, then serve"),
+    ):
+        p = add(name, help_)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=7860)
+    p = add("sample", "write the synthetic sample data and its config")
+    p.add_argument("--out", required=True, type=Path)
+    defaults = inspect.signature(generate_sample).parameters
+    for key in ("users", "artists", "tracks", "scrobbles", "seed"):
+        p.add_argument(f"--{key}", type=int, default=defaults[key].default)
+    p = add("playlist", "print or export a listener's playlist")
+    p.add_argument("--user", required=True)
+    p.add_argument("--context", default="default")
+    p.add_argument("--length", type=int, default=None)
+    p.add_argument("--format", default="table", choices=("table", "csv", "json", "m3u", "xspf"))
+    p.add_argument("--out", type=Path, help="write to this file instead of standard output")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "materialize":
+            return materialize(args.config, args.select)
+        if args.command == "web":
+            return web(args.config, args.host, args.port)
+        if args.command == "demo":
+            return demo(args.config, args.host, args.port)
+        if args.command == "sample":
+            return sample(args)
+        return playlist(args)
+    except (ValueError, FileNotFoundError) as exc:  # InputError/ConfigError are ValueErrors
+        print(f"musicrec: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""Spotify artist vectors, the Last.fm → Spotify artist catalogue, and listener × artist plays.
+
+Fixes the seed's join (seed-system.md §2-§3, §14.9-10): a track counts for every credited artist,
+genres are ranked by their real share instead of alphabetically, a Last.fm name resolves to at most
+one Spotify artist (namesakes never duplicate plays), and artists without a Spotify match are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .names import normalise_names
+from .schema import AUDIO_FEATURES
+
+MATCH_KINDS = ("exact", "normalised", "ambiguous", "none")
+
+
+@dataclass
+class Counts:
+    """Rows in, rows out and the reasons rows were dropped or merged, for asset metadata."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, float | int] = field(default_factory=dict)
+
+
+def _explode_credits(tracks: pd.DataFrame) -> pd.DataFrame:
+    """One row per (track, credited artist); featured artists count fully."""
+    credits = tracks[["track_id", "artist_ids", "artist_names"]].explode(
+        ["artist_ids", "artist_names"], ignore_index=True
+    )
+    credits = credits.dropna(subset=["artist_ids"])
+    return credits.rename(columns={"artist_ids": "artist_id", "artist_names": "credit_name"})
+
+
+def _genre_shares(credits: pd.DataFrame, own: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Per artist, its genres ranked by share of the genre mass on its tracks.
+
+    Each track carries the genres of all its credited artists (each artist's genres split evenly),
+    so a genre an artist shares with its collaborators weighs more than one it alone lists; an
+    artist with no genres of its own inherits those of its collaborators, weighted by how many
+    tracks they share (order-independent, unlike the seed's file-order propagation). Ties go to
+    the genre more common in the whole catalogue, then to the name, never plain alphabetical order.
+    Returns (artist_id, genre, share) rows and the imputed flag per artist.
+    """
+    own_pairs = own[["artist_id", "genres"]].explode("genres").dropna(subset=["genres"])
+    own_pairs = own_pairs.rename(columns={"genres": "genre"}).drop_duplicates()
+    own_pairs["w"] = 1.0 / own_pairs.groupby("artist_id")["genre"].transform("size")
+
+    track_genre = credits[["track_id", "artist_id"]].merge(own_pairs, on="artist_id")
+    track_genre = track_genre.groupby(["track_id", "genre"], as_index=False)["w"].sum()
+    mass = credits[["track_id", "artist_id"]].drop_duplicates().merge(track_genre, on="track_id")
+    mass = mass.groupby(["artist_id", "genre"], as_index=False)["w"].sum()
+
+    # Artists with genres of their own rank those (their listing counts like one more track);
+    # artists without inherit the genres on their tracks.
+    has_own = mass["artist_id"].isin(own_pairs["artist_id"])
+    with_own = own_pairs.merge(mass, on=["artist_id", "genre"], how="left", suffixes=("_own", ""))
+    with_own["w"] = with_own["w"].fillna(0.0) + with_own["w_own"]
+    imputed = mass[~has_own]
+    shares = pd.concat([with_own[["artist_id", "genre", "w"]], imputed], ignore_index=True)
+    shares["share"] = shares["w"] / shares.groupby("artist_id")["w"].transform("sum")
+
+    popularity = shares.groupby("genre")["w"].sum().rename("genre_mass")
+    shares = shares.merge(popularity, left_on="genre", right_index=True)
+    shares = shares.sort_values(
+        ["artist_id", "share", "genre_mass", "genre"], ascending=[True, False, False, True]
+    )
+    flag = pd.Series(True, index=pd.Index(imputed["artist_id"].unique(), name="artist_id"))
+    return shares[["artist_id", "genre", "share"]], flag
+
+
+def build_artist_vectors(
+    tracks: pd.DataFrame, artists: pd.DataFrame
+) -> tuple[pd.DataFrame, Counts]:
+    """Per Spotify artist: mean audio profile of its tracks, explicit share, ranked genres.
+
+    Artists from the artist table and artists credited on tracks are both kept; a per-artist
+    source (audio means already in ``artists``) passes through where no track data exists.
+    """
+    counts = Counts(rows_in=len(tracks))
+    credits = (
+        _explode_credits(tracks)
+        if len(tracks)
+        else pd.DataFrame(columns=["track_id", "artist_id", "credit_name"])
+    )
+    audio_cols = [c for c in AUDIO_FEATURES if c in tracks.columns]
+    per_track = credits.merge(
+        tracks[["track_id", "popularity", "explicit", *audio_cols]], on="track_id", how="left"
+    )
+    grouped = per_track.groupby("artist_id", sort=True)
+    from_tracks = grouped[[*audio_cols, "popularity", "explicit"]].mean()
+    from_tracks["n_tracks"] = grouped["track_id"].nunique().astype(float)
+    # Display name for artists only known from track credits: their most frequent credit spelling.
+    spelled = credits.groupby(["artist_id", "credit_name"]).size().rename("n").reset_index()
+    spelled = spelled.sort_values(["artist_id", "n", "credit_name"], ascending=[True, False, True])
+    from_tracks["track_name"] = spelled.drop_duplicates("artist_id").set_index("artist_id")[
+        "credit_name"
+    ]
+    from_tracks = from_tracks.rename(columns={"popularity": "track_popularity"})
+
+    table = artists.set_index("artist_id")
+    ids = table.index.union(from_tracks.index)
+    out = pd.DataFrame(index=ids)
+    out.index.name = "artist_id"
+    out["artist_name"] = table["artist_name"].reindex(ids)
+    out["artist_name"] = out["artist_name"].fillna(from_tracks["track_name"].reindex(ids))
+    for col in AUDIO_FEATURES:
+        track_vals = from_tracks[col].reindex(ids) if col in from_tracks else np.nan
+        table_vals = table[col].reindex(ids) if col in table else np.nan
+        out[col] = pd.Series(track_vals, index=ids).fillna(pd.Series(table_vals, index=ids))
+    out["n_tracks"] = from_tracks["n_tracks"].reindex(ids).fillna(table["n_tracks"].reindex(ids))
+    out["popularity"] = (
+        table["popularity"].reindex(ids).fillna(from_tracks["track_popularity"].reindex(ids))
+    )
+    out["followers"] = table["followers"].reindex(ids) if "followers" in table else np.nan
+    out["explicit"] = from_tracks["explicit"].reindex(ids)
+
+    shares, imputed = _genre_shares(credits, artists)
+    lists = shares.groupby("artist_id", sort=False).agg(
+        genres=("genre", list), genre_shares=("share", list)
+    )
+    out["genres"] = lists["genres"].reindex(ids)
+    out["genre_shares"] = lists["genre_shares"].reindex(ids)
+    empty = out["genres"].isna()
+    out.loc[empty, "genres"] = pd.Series(
+        [[] for _ in range(int(empty.sum()))], index=out.index[empty]
+    )
+    out.loc[empty, "genre_shares"] = pd.Series(
+        [[] for _ in range(int(empty.sum()))], index=out.index[empty]
+    )
+    out["genres_imputed"] = imputed.reindex(ids, fill_value=False).to_numpy(dtype=bool)
+    out["top_genres"] = out["genres"].map(lambda g: ", ".join(g[:3]))
+    out["has_audio"] = out[["tempo", "valence"]].notna().all(axis=1)
+    out = out.reset_index()
+    out["artist_name"] = out["artist_name"].fillna(out["artist_id"])
+
+    counts.rows_out = len(out)
+    counts.extra = {
+        "artists_from_table": len(table),
+        "artists_from_tracks_only": int((~from_tracks.index.isin(table.index)).sum()),
+        "artists_with_audio": int(out["has_audio"].sum()),
+        "artists_with_genres": int((out["genres"].map(len) > 0).sum()),
+        "artists_with_imputed_genres": int(out["genres_imputed"].sum()),
+        "track_credits": len(credits),
+        "featured_credits": int(len(credits) - credits["track_id"].nunique()),
+    }
+    return out, counts
+
+
+def build_artist_catalog(
+    listens: pd.DataFrame, artist_vectors: pd.DataFrame
+) -> tuple[pd.DataFrame, Counts]:
+    """Resolve every source artist name to at most one Spotify artist by normalised name.
+
+    Rule for namesakes (several Spotify artists with the same normalised name): the one with the
+    highest popularity wins, then followers, then number of tracks, then the smaller id; the match
+    is marked ``ambiguous`` and ``n_namesakes`` says how many there were. The artist key is the
+    Spotify display name when matched, else the most-played source spelling of the normalised name,
+    so "radiohead" and "Radiohead" merge even when Spotify does not know them.
+    """
+    per_name = listens.groupby("artist_name", sort=True).agg(
+        plays=("plays", "sum"), listeners=("user", "nunique")
+    )
+    per_name = per_name.reset_index()
+    per_name["key"] = normalise_names(per_name["artist_name"])
+
+    spotify = artist_vectors[["artist_id", "artist_name", "popularity", "followers", "n_tracks"]]
+    spotify = spotify.assign(key=normalise_names(spotify["artist_name"]))
+    spotify = spotify.sort_values(
+        ["key", "popularity", "followers", "n_tracks", "artist_id"],
+        ascending=[True, False, False, False, True],
+        na_position="last",
+    )
+    namesakes = spotify.groupby("key").size().rename("n_namesakes")
+    best = spotify.drop_duplicates("key")[["key", "artist_id", "artist_name"]]
+    best = best.rename(columns={"artist_id": "spotify_id", "artist_name": "spotify_name"})
+
+    cat = per_name.merge(best, on="key", how="left").merge(
+        namesakes, left_on="key", right_index=True, how="left"
+    )
+    cat["n_namesakes"] = cat["n_namesakes"].fillna(0).astype("int64")
+    matched = cat["spotify_id"].notna()
+    cat["match"] = np.select(
+        [~matched, cat["n_namesakes"] > 1, cat["artist_name"] == cat["spotify_name"]],
+        ["none", "ambiguous", "exact"],
+        default="normalised",
+    )
+    # Key for unmatched names: the most-played spelling among names sharing the normalised key.
+    spelling = (
+        cat.sort_values(["key", "plays", "artist_name"], ascending=[True, False, True])
+        .drop_duplicates("key")
+        .set_index("key")["artist_name"]
+    )
+    cat["artist"] = cat["spotify_name"].where(matched, cat["key"].map(spelling))
+    cat = cat[
+        [
+            "artist_name",
+            "artist",
+            "spotify_id",
+            "spotify_name",
+            "match",
+            "n_namesakes",
+            "plays",
+            "listeners",
+        ]
+    ].reset_index(drop=True)
+
+    total_plays = float(cat["plays"].sum()) or 1.0
+    counts = Counts(rows_in=len(per_name), rows_out=len(cat))
+    counts.extra = {
+        "source_artist_names": len(cat),
+        "artist_keys": int(cat["artist"].nunique()),
+        **{f"names_{k}": int((cat["match"] == k).sum()) for k in MATCH_KINDS},
+        "names_matched_share": round(float(matched.mean()) if len(cat) else 0.0, 4),
+        "plays_matched_share": round(float(cat.loc[matched, "plays"].sum()) / total_plays, 4),
+        "spotify_artists": len(artist_vectors),
+        "spotify_namesake_groups": int((namesakes > 1).sum()),
+    }
+    return cat, counts
+
+
+def build_user_artist_plays(
+    listens: pd.DataFrame, catalog: pd.DataFrame
+) -> tuple[pd.DataFrame, Counts]:
+    """Listener × artist plays (with first/last play time when known), unmatched artists kept.
+
+    Spellings that resolve to the same artist key are summed once each; no row is duplicated,
+    so plays are never multiplied by namesakes.
+    """
+    keys = catalog[["artist_name", "artist", "spotify_id"]]
+    joined = listens[["user", "artist_name", "plays", "played_at"]].merge(
+        keys, on="artist_name", how="left", validate="many_to_one"
+    )
+    missing = int(joined["artist"].isna().sum())
+    if missing:  # cannot happen when the catalogue was built from the same listens
+        joined = joined.dropna(subset=["artist"])
+    grouped = joined.groupby(["user", "artist"], sort=True)
+    plays = grouped.agg(
+        plays=("plays", "sum"),
+        first_played=("played_at", "min"),
+        last_played=("played_at", "max"),
+        spotify_id=("spotify_id", "first"),
+    ).reset_index()
+    plays["plays"] = plays["plays"].astype("int64")
+    plays["has_spotify"] = plays["spotify_id"].notna()
+
+    counts = Counts(rows_in=len(listens), rows_out=len(plays))
+    counts.dropped = {"listens without catalogue entry": missing}
+    total = float(plays["plays"].sum()) or 1.0
+    counts.extra = {
+        "listeners": int(plays["user"].nunique()),
+        "artists": int(plays["artist"].nunique()),
+        "artists_with_spotify": int(plays.loc[plays["has_spotify"], "artist"].nunique()),
+        "pairs_with_spotify_share": round(float(plays["has_spotify"].mean()), 4)
+        if len(plays)
+        else 0.0,
+        "plays_with_spotify_share": round(
+            float(plays.loc[plays["has_spotify"], "plays"].sum()) / total, 4
+        ),
+        "total_plays": int(plays["plays"].sum()),
+        "spellings_merged": int(len(catalog) - catalog["artist"].nunique()),
+    }
+    return plays, counts

@@ -1,0 +1,1 @@
+"""The Dagster layer: thin assets, checks, schedules and sensors that wire the pure core."""

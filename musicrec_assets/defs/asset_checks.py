@@ -1,0 +1,157 @@
+"""Data-quality checks on the ingest assets.
+
+They are blocking: bad data stops the run before any model or served artifact is rebuilt from it,
+so the previous artifacts stay in place and the web page keeps serving them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dagster as dg
+import pandas as pd
+
+from musicrec_assets.core.schema import (
+    LISTENS_COLUMNS,
+    SPLITS,
+    SPOTIFY_ARTIST_COLUMNS,
+    SPOTIFY_TRACK_COLUMNS,
+)
+from musicrec_assets.defs.resources import MusicrecConfig
+
+Extra = Callable[[pd.DataFrame, dict[str, pd.DataFrame]], list[str]]
+
+
+def table_problems(
+    df: pd.DataFrame, required: tuple[str, ...], key: tuple[str, ...], positive: str | None
+) -> list[str]:
+    """What is wrong with a table: missing columns, duplicated keys, non-positive counts."""
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        return [f"missing columns: {', '.join(missing)}"]
+    problems = []
+    dups = int(df.duplicated(list(key)).sum()) if key else 0
+    if dups:
+        problems.append(f"{dups} rows share a key ({', '.join(key)})")
+    if positive:
+        bad = int((~(pd.to_numeric(df[positive], errors="coerce") > 0)).sum())
+        if bad:
+            problems.append(f"{bad} rows have {positive} <= 0 or missing")
+    return problems
+
+
+def table_check(
+    asset: str,
+    required: tuple[str, ...],
+    key: tuple[str, ...] = (),
+    positive: str | None = None,
+    allow_empty: bool = False,
+    extra: Extra | None = None,
+    extra_ins: tuple[str, ...] = (),
+) -> dg.AssetChecksDefinition:
+    """A blocking check: required columns, unique keys, positive counts, not empty, plus ``extra``."""
+    desc = f"columns {', '.join(required)}"
+    if key:
+        desc += f"; unique ({', '.join(key)})"
+    if positive:
+        desc += f"; {positive} > 0"
+
+    @dg.multi_asset_check(
+        name=f"{asset}_valid",
+        specs=[dg.AssetCheckSpec(f"{asset}_valid", asset=asset, blocking=True, description=desc)],
+        ins={"df": dg.AssetIn(asset), **{n: dg.AssetIn(n) for n in extra_ins}},
+    )
+    def _check(df: pd.DataFrame, **others: pd.DataFrame):
+        problems = table_problems(df, required, key, positive)
+        if not allow_empty and df.empty:
+            problems.append("table is empty")
+        if not problems and extra is not None:
+            problems += extra(df, others)
+        yield dg.AssetCheckResult(
+            passed=not problems,
+            description="; ".join(problems) or "ok",
+            metadata={"rows": len(df), "problems": len(problems)},
+        )
+
+    return _check
+
+
+def _one_id_per_artist(df: pd.DataFrame, _: dict) -> list[str]:
+    ids = df.dropna(subset=["spotify_id"]).groupby("artist")["spotify_id"].nunique()
+    bad = int((ids > 1).sum())
+    return [f"{bad} artist keys resolve to several Spotify ids"] if bad else []
+
+
+def _splits_cover_plays(df: pd.DataFrame, others: dict[str, pd.DataFrame]) -> list[str]:
+    problems = []
+    unknown = sorted(set(df["split"].unique()) - set(SPLITS))
+    if unknown:
+        problems.append(f"unknown split values: {unknown}")
+    plays = others["user_artist_plays"]
+    keys = ["user", "artist"]
+    merged = df[keys].merge(plays[keys], on=keys, how="outer", indicator=True)
+    lost = int((merged["_merge"] == "right_only").sum())
+    extra = int((merged["_merge"] == "left_only").sum())
+    if lost or extra:
+        problems.append(f"splits do not cover the plays: {lost} pairs missing, {extra} unknown")
+    held = set(df.loc[df["split"] != "train", "user"])
+    trained = set(df.loc[df["split"] == "train", "user"])
+    if held - trained:
+        problems.append(
+            f"{len(held - trained)} listeners have held-out artists but no training ones"
+        )
+    return problems
+
+
+checks = [
+    table_check("listens", LISTENS_COLUMNS, positive="plays"),
+    table_check("spotify_tracks", SPOTIFY_TRACK_COLUMNS, key=("track_id",), allow_empty=True),
+    table_check("spotify_artists", SPOTIFY_ARTIST_COLUMNS, key=("artist_id",), allow_empty=True),
+    table_check(
+        "artist_vectors",
+        ("artist_id", "artist_name", "genres"),
+        key=("artist_id",),
+        allow_empty=True,
+    ),
+    table_check(
+        "artist_catalog",
+        ("artist_name", "artist", "spotify_id", "match"),
+        key=("artist_name",),
+        extra=_one_id_per_artist,
+    ),
+    table_check(
+        "user_artist_plays", ("user", "artist", "plays"), key=("user", "artist"), positive="plays"
+    ),
+    table_check(
+        "interaction_splits",
+        ("user", "artist", "plays", "split"),
+        key=("user", "artist"),
+        positive="plays",
+        extra=_splits_cover_plays,
+        extra_ins=("user_artist_plays",),
+    ),
+]
+
+
+@dg.asset_check(
+    asset="artist_catalog",
+    description="Share of plays whose artist matched a Spotify artist; warns below matching.coverage_warn.",
+)
+def artist_catalog_match_coverage(
+    musicrec: MusicrecConfig, artist_catalog: pd.DataFrame
+) -> dg.AssetCheckResult:
+    threshold = musicrec.load().matching.coverage_warn
+    total = float(artist_catalog["plays"].sum()) or 1.0
+    matched = artist_catalog["spotify_id"].notna()
+    play_share = float(artist_catalog.loc[matched, "plays"].sum()) / total
+    return dg.AssetCheckResult(
+        passed=play_share >= threshold,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{play_share:.1%} of plays and {matched.mean():.1%} of artist names matched "
+        f"(warn below {threshold:.0%} of plays)",
+        metadata={
+            "plays_matched_share": round(play_share, 4),
+            "names_matched_share": round(float(matched.mean()), 4),
+            "threshold": threshold,
+        },
+    )

@@ -1,0 +1,59 @@
+"""Resources: the musicrec config in force and the IO manager that writes readable artifacts."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from musicrec_assets import paths
+from musicrec_assets.core.artifacts import load_artifact, save_artifact
+from musicrec_assets.core.config import Config, load_config
+
+
+@cache
+def _load(path: Path, mtime: float) -> Config:
+    return load_config(path)
+
+
+class MusicrecConfig(dg.ConfigurableResource):
+    """The musicrec TOML config (empty path: ``$MUSICREC_CONFIG``, else the embedded sample's)."""
+
+    config_path: str = ""
+
+    def load(self) -> Config:
+        path = paths.config_path(self.config_path or None)
+        return _load(path, path.stat().st_mtime if path.exists() else 0.0)
+
+
+class ArtifactIOManager(dg.ConfigurableIOManager):
+    """Stores each asset as ``<storage.dir>/<asset>.<ext>``: Parquet, npz, JSON or LightGBM text.
+
+    Writes are atomic (temp file + rename), so the web page and a crashed run never see half a file;
+    nothing is pickled.
+    """
+
+    musicrec: MusicrecConfig
+
+    def _dir(self) -> Path:
+        return self.musicrec.load().storage_dir
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        name = context.asset_key.path[-1]
+        path = save_artifact(self._dir(), name, obj)
+        context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        return load_artifact(self._dir(), context.asset_key.path[-1])
+
+
+def build_resources(config_path: str = "") -> dict[str, Any]:
+    musicrec = MusicrecConfig(config_path=config_path)
+    return {"musicrec": musicrec, "io_manager": ArtifactIOManager(musicrec=musicrec)}
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources=build_resources())
