@@ -31,13 +31,14 @@ def ensure_sample_config() -> Path:
     return path
 
 
-def config_path(explicit: str | Path | None = None) -> Path:
-    """The config in force: an explicit path, else ``$MUSICREC_CONFIG``, else the sample's."""
+def config_path(explicit: str | Path | None = None, *, generate: bool = True) -> Path:
+    """The config in force: an explicit path, else ``$MUSICREC_CONFIG``, else the sample's
+    (generated on first use unless ``generate`` is false)."""
     if explicit:
         return Path(explicit).resolve()
     if os.environ.get(CONFIG_ENV):
         return Path(os.environ[CONFIG_ENV]).resolve()
-    return ensure_sample_config()
+    return ensure_sample_config() if generate else sample_config_path()
 
 
 def ensure_dagster_home() -> Path:

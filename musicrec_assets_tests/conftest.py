@@ -1,0 +1,49 @@
+"""Shared fixtures: a small generated sample and its config, isolated from the user's state."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Never touch the developer's .musicrec or DAGSTER_HOME from a test."""
+    home = tmp_path_factory.getbasetemp() / "musicrec_home"
+    monkeypatch.setenv("MUSICREC_HOME", str(home))
+    monkeypatch.delenv("MUSICREC_CONFIG", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
+SMALL = {"users": 80, "artists": 200, "tracks": 1500, "scrobbles": 20_000, "seed": 7}
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Config path of a small generated sample (session-wide; treat as read-only)."""
+    from musicrec_assets.core.sample import generate_sample
+
+    return generate_sample(tmp_path_factory.mktemp("sample"), **SMALL)
+
+
+def config_variant(base: Path, storage: Path, extra: str = "") -> Path:
+    """A sibling of config ``base`` writing artifacts to ``storage`` (plus extra TOML sections)."""
+    import re
+
+    text = base.read_text()
+    text, n = re.subn(r"(?m)^dir\s*=.*$", f'dir = "{storage.as_posix()}"', text, count=1)
+    assert n == 1, "the sample config has no [storage] dir line"
+    path = base.parent / f"musicrec-{storage.name}-{abs(hash(str(storage))) % 10**8}.toml"
+    path.write_text(text + "\n" + extra)
+    return path
+
+
+@pytest.fixture
+def sample_config(small_sample: Path, tmp_path: Path) -> Path:
+    """The small sample's config with artifacts in this test's own folder."""
+    return config_variant(small_sample, tmp_path / "derived")
