@@ -93,7 +93,7 @@ def test_genres_ranked_by_share_not_alphabetically():
     # a2 has no genres of its own: it inherits a1's from their shared track.
     assert vec.loc["a2", "genres_imputed"]
     assert set(vec.loc["a2", "genres"]) == {"pop", "r&b", "dance pop"}
-    shares = vec.loc["a1", "genre_shares"]
+    shares = list(vec.loc["a1", "genre_shares"])
     assert shares == sorted(shares, reverse=True)
     assert sum(shares) == pytest.approx(1.0)
 
@@ -109,7 +109,7 @@ def test_genre_shares_follow_the_tracks():
     artists = _artists([("a", "A", ["zzz", "aaa"], 1.0, 1.0), ("b", "B", ["zzz"], 1.0, 1.0)])
     vec, _ = build_artist_vectors(tracks, artists)
     # "zzz" is shared with the collaborator on two tracks, so it outranks "aaa".
-    assert vec.set_index("artist_id").loc["a", "genres"] == ["zzz", "aaa"]
+    assert list(vec.set_index("artist_id").loc["a", "genres"]) == ["zzz", "aaa"]
 
 
 def _listens(rows):

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .names import normalise_names
 from .schema import AUDIO_FEATURES
@@ -58,7 +60,7 @@ def _genre_shares(credits: pd.DataFrame, own: pd.DataFrame) -> tuple[pd.DataFram
 
     # Artists with genres of their own rank those (their listing counts like one more track);
     # artists without inherit the genres on their tracks.
-    has_own = mass["artist_id"].isin(own_pairs["artist_id"])
+    has_own = pd.Index(own_pairs["artist_id"].unique()).get_indexer(mass["artist_id"]) >= 0
     with_own = own_pairs.merge(mass, on=["artist_id", "genre"], how="left", suffixes=("_own", ""))
     with_own["w"] = with_own["w"].fillna(0.0) + with_own["w_own"]
     imputed = mass[~has_own]
@@ -74,13 +76,51 @@ def _genre_shares(credits: pd.DataFrame, own: pd.DataFrame) -> tuple[pd.DataFram
     return shares[["artist_id", "genre", "share"]], flag
 
 
+def _resolve_credit_names(credits: pd.DataFrame, artists: pd.DataFrame) -> pd.Series:
+    """Artist ids for credits of a source keyed by name (no Spotify artist ids).
+
+    A credit goes to the artist-table artist with the same normalised name (the most popular one
+    among namesakes), so "Tool" on a track and "TOOL" in the artist table are one artist; credits
+    the table does not know merge under their most frequent spelling.
+    """
+    table = artists.assign(key=normalise_names(artists["artist_name"]))
+    table = table.sort_values(["key", "popularity", "artist_id"], ascending=[True, False, True])
+    by_key = table.drop_duplicates("key").set_index("key")["artist_id"]
+    keys = normalise_names(credits["credit_name"])
+    spelling = (
+        credits.assign(key=keys)
+        .groupby(["key", "credit_name"])
+        .size()
+        .rename("n")
+        .reset_index()
+        .sort_values(["key", "n", "credit_name"], ascending=[True, False, True])
+        .drop_duplicates("key")
+        .set_index("key")["credit_name"]
+    )
+    return keys.map(by_key).fillna(keys.map(spelling))
+
+
+def _ragged(shares: pd.DataFrame, ids: pd.Index) -> tuple[pa.ListArray, pa.ListArray]:
+    """Per artist in ``ids``, its genres and their shares as Arrow list arrays (empty where
+    none), built from offsets rather than a Python list per artist."""
+    pos = pd.Index(ids).get_indexer(shares["artist_id"])
+    order = np.argsort(pos, kind="stable")
+    lengths = np.bincount(pos, minlength=len(ids))
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    genres = pa.array(shares["genre"].to_numpy(dtype=object)[order], type=pa.string())
+    values = pa.array(shares["share"].to_numpy(dtype=float)[order], type=pa.float64())
+    return pa.ListArray.from_arrays(offsets, genres), pa.ListArray.from_arrays(offsets, values)
+
+
 def build_artist_vectors(
-    tracks: pd.DataFrame, artists: pd.DataFrame
+    tracks: pd.DataFrame, artists: pd.DataFrame, *, name_keyed: bool = False
 ) -> tuple[pd.DataFrame, Counts]:
     """Per Spotify artist: mean audio profile of its tracks, explicit share, ranked genres.
 
     Artists from the artist table and artists credited on tracks are both kept; a per-artist
     source (audio means already in ``artists``) passes through where no track data exists.
+    ``name_keyed``: the track source credits artists by name only (Hit Predictor tables), so
+    credits are resolved to artist-table ids by normalised name.
     """
     counts = Counts(rows_in=len(tracks))
     credits = (
@@ -88,6 +128,13 @@ def build_artist_vectors(
         if len(tracks)
         else pd.DataFrame(columns=["track_id", "artist_id", "credit_name"])
     )
+    if name_keyed and len(credits):
+        resolved = _resolve_credit_names(credits, artists)
+        counts.extra["credits_renamed_to_table_spelling"] = int(
+            (resolved != credits["artist_id"]).sum()
+        )
+        credits["artist_id"] = resolved
+        credits = credits.drop_duplicates(["track_id", "artist_id"])
     audio_cols = [c for c in AUDIO_FEATURES if c in tracks.columns]
     per_track = credits.merge(
         tracks[["track_id", "popularity", "explicit", *audio_cols]], on="track_id", how="left"
@@ -105,46 +152,37 @@ def build_artist_vectors(
 
     table = artists.set_index("artist_id")
     ids = table.index.union(from_tracks.index)
+    t = table.reindex(ids)  # one alignment each: per-column reindexing on string ids is slow
+    f = from_tracks.reindex(ids)
     out = pd.DataFrame(index=ids)
     out.index.name = "artist_id"
-    out["artist_name"] = table["artist_name"].reindex(ids)
-    out["artist_name"] = out["artist_name"].fillna(from_tracks["track_name"].reindex(ids))
-    for col in AUDIO_FEATURES:
-        track_vals = from_tracks[col].reindex(ids) if col in from_tracks else np.nan
-        table_vals = table[col].reindex(ids) if col in table else np.nan
-        out[col] = pd.Series(track_vals, index=ids).fillna(pd.Series(table_vals, index=ids))
-    out["n_tracks"] = from_tracks["n_tracks"].reindex(ids).fillna(table["n_tracks"].reindex(ids))
-    out["popularity"] = (
-        table["popularity"].reindex(ids).fillna(from_tracks["track_popularity"].reindex(ids))
-    )
-    out["followers"] = table["followers"].reindex(ids) if "followers" in table else np.nan
-    out["explicit"] = from_tracks["explicit"].reindex(ids)
+    out["artist_name"] = t["artist_name"].fillna(f["track_name"])
+    for col in AUDIO_FEATURES:  # track means first; a per-artist source fills the rest
+        track_vals = f[col] if col in f else np.nan
+        out[col] = pd.Series(track_vals, index=ids).fillna(t[col] if col in t else np.nan)
+    out["n_tracks"] = f["n_tracks"].fillna(t["n_tracks"])
+    out["popularity"] = t["popularity"].fillna(f["track_popularity"])
+    out["followers"] = t["followers"] if "followers" in t else np.nan
+    out["explicit"] = f["explicit"]
 
     shares, imputed = _genre_shares(credits, artists)
-    lists = shares.groupby("artist_id", sort=False).agg(
-        genres=("genre", list), genre_shares=("share", list)
-    )
-    out["genres"] = lists["genres"].reindex(ids)
-    out["genre_shares"] = lists["genre_shares"].reindex(ids)
-    empty = out["genres"].isna()
-    out.loc[empty, "genres"] = pd.Series(
-        [[] for _ in range(int(empty.sum()))], index=out.index[empty]
-    )
-    out.loc[empty, "genre_shares"] = pd.Series(
-        [[] for _ in range(int(empty.sum()))], index=out.index[empty]
-    )
+    genres, genre_shares = _ragged(shares, ids)
+    out["genres"] = genres.to_numpy(zero_copy_only=False)
+    out["genre_shares"] = genre_shares.to_numpy(zero_copy_only=False)
     out["genres_imputed"] = imputed.reindex(ids, fill_value=False).to_numpy(dtype=bool)
-    out["top_genres"] = out["genres"].map(lambda g: ", ".join(g[:3]))
+    out["top_genres"] = pc.binary_join(pc.list_slice(genres, 0, 3), ", ").to_numpy(
+        zero_copy_only=False
+    )
     out["has_audio"] = out[["tempo", "valence"]].notna().all(axis=1)
     out = out.reset_index()
     out["artist_name"] = out["artist_name"].fillna(out["artist_id"])
 
     counts.rows_out = len(out)
-    counts.extra = {
+    counts.extra |= {
         "artists_from_table": len(table),
-        "artists_from_tracks_only": int((~from_tracks.index.isin(table.index)).sum()),
+        "artists_from_tracks_only": len(ids) - len(table),
         "artists_with_audio": int(out["has_audio"].sum()),
-        "artists_with_genres": int((out["genres"].map(len) > 0).sum()),
+        "artists_with_genres": int(pc.sum(pc.greater(pc.list_value_length(genres), 0)).as_py()),
         "artists_with_imputed_genres": int(out["genres_imputed"].sum()),
         "track_credits": len(credits),
         "featured_credits": int(len(credits) - credits["track_id"].nunique()),

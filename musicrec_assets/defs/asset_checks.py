@@ -58,7 +58,15 @@ def table_check(
 
     @dg.multi_asset_check(
         name=f"{asset}_valid",
-        specs=[dg.AssetCheckSpec(f"{asset}_valid", asset=asset, blocking=True, description=desc)],
+        specs=[
+            dg.AssetCheckSpec(
+                f"{asset}_valid",
+                asset=asset,
+                blocking=True,
+                description=desc,
+                additional_deps=list(extra_ins),
+            )
+        ],
         ins={"df": dg.AssetIn(asset), **{n: dg.AssetIn(n) for n in extra_ins}},
     )
     def _check(df: pd.DataFrame, **others: pd.DataFrame):

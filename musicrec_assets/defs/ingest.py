@@ -42,10 +42,14 @@ def spotify_artists(musicrec: MusicrecConfig) -> dg.Output[pd.DataFrame]:
 
 @dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
 def artist_vectors(
-    spotify_tracks: pd.DataFrame, spotify_artists: pd.DataFrame
+    musicrec: MusicrecConfig, spotify_tracks: pd.DataFrame, spotify_artists: pd.DataFrame
 ) -> dg.Output[pd.DataFrame]:
     """Per Spotify artist: audio profile over every credited track and genres ranked by share."""
-    df, counts = catalog.build_artist_vectors(spotify_tracks, spotify_artists)
+    tracks_src = musicrec.load().sources.tracks
+    name_keyed = tracks_src is not None and tracks_src.format == "spotify_track_table"
+    df, counts = catalog.build_artist_vectors(
+        spotify_tracks, spotify_artists, name_keyed=name_keyed
+    )
     return dg.Output(df, metadata={**counts_metadata(counts), **preview(df)})
 
 
