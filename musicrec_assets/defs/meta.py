@@ -40,6 +40,9 @@ def counts_metadata(counts: Any) -> dict[str, Any]:
         out["rows_dropped_by_reason"] = dg.MetadataValue.json(
             {k: int(v) for k, v in dropped.items()}
         )
+    notes = d.get("notes") or {}
+    if notes:  # rows kept but changed (placeholders, stripped characters, NaT timestamps...)
+        out["rows_noted"] = dg.MetadataValue.json({k: int(v) for k, v in notes.items()})
     out.update(flat("", d.get("extra") or {}))
     return out
 
