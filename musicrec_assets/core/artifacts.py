@@ -26,6 +26,7 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    tmp_path.chmod(0o644)  # mkstemp creates 0600; artifacts are meant to be read by people
     try:
         yield tmp_path
         with open(tmp_path, "rb") as fh:
@@ -102,6 +103,7 @@ ARTIFACT_EXT: dict[str, str] = {
     "item_features": "parquet",
     "rerank_dataset": "parquet",
     "reranker": "txt",
+    "reranker_validation": "json",
     "reranked_topk": "parquet",
     "evaluation_topk": "parquet",
     "evaluation_report": "json",

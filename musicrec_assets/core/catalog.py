@@ -158,11 +158,10 @@ def build_artist_vectors(
     out.index.name = "artist_id"
     out["artist_name"] = t["artist_name"].fillna(f["track_name"])
     for col in AUDIO_FEATURES:  # track means first; a per-artist source fills the rest
-        track_vals = f[col] if col in f else np.nan
-        out[col] = pd.Series(track_vals, index=ids).fillna(t[col] if col in t else np.nan)
+        out[col] = pd.Series(f.get(col, np.nan), index=ids).fillna(t.get(col, np.nan))
     out["n_tracks"] = f["n_tracks"].fillna(t["n_tracks"])
     out["popularity"] = t["popularity"].fillna(f["track_popularity"])
-    out["followers"] = t["followers"] if "followers" in t else np.nan
+    out["followers"] = t.get("followers", np.nan)
     out["explicit"] = f["explicit"]
 
     shares, imputed = _genre_shares(credits, artists)

@@ -163,3 +163,47 @@ def artist_catalog_match_coverage(
             "threshold": threshold,
         },
     )
+
+
+@dg.multi_asset_check(
+    name="reranker_beats_als",
+    specs=[
+        dg.AssetCheckSpec(
+            "reranker_beats_als",
+            asset="reranker",
+            blocking=True,
+            additional_deps=["reranker_validation"],
+            description="The reranked blend must beat ALS alone on validation NDCG@10 (held-out "
+            "validation listeners, full catalogue). Losing is a warning and reranked_topk serves "
+            "the ALS ranking; a validation that could not be computed is an error and blocks.",
+        )
+    ],
+    ins={"validation": dg.AssetIn("reranker_validation")},
+)
+def reranker_beats_als(validation: dict):
+    gate = validation.get("gate", {})
+    reranked, als = gate.get("reranked_ndcg"), gate.get("als_ndcg")
+    held = validation.get("held_out_listeners") or 0
+    meta = {"val_ndcg_reranked": reranked, "val_ndcg_als": als, "held_out_listeners": held}
+    if reranked is None or als is None or not held or reranked != reranked or als != als:
+        yield dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"no usable validation: reranked={reranked}, ALS={als}, "
+            f"{held} held-out listeners",
+            metadata={k: v for k, v in meta.items() if v is not None},
+        )
+        return
+    passed = bool(gate["passed"])
+    verdict = (
+        "serving the reranked blend"
+        if passed
+        else "the reranker does not beat ALS: reranked_topk serves the ALS ranking"
+    )
+    yield dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"validation NDCG@{validation.get('k', 10)}: reranked {reranked:.4f} vs "
+        f"ALS {als:.4f}; {verdict}",
+        metadata=meta,
+    )
