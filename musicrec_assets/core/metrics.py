@@ -1,0 +1,129 @@
+"""The one top-K evaluator (design §3), used for every system, the α sweep and the gate.
+
+Standard definitions (seed-system.md §11 "A"; the seed's "B" is what made its MAP exceed its
+precision): precision = hits / K; recall = hits / |T|; AP = Σ_{hits at r ≤ K} precision@r divided
+by min(K, |T|); NDCG with binary gains 1/log2(r + 1) and the ideal DCG over min(K, |T|) relevant
+items, never over the list's own labels; hit rate; catalogue coverage. Users are the given
+listeners with ≥ 1 relevant item; a listener without recommendations scores 0. Vectorised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+METRICS: tuple[str, ...] = ("precision", "recall", "map", "ndcg", "hit_rate")
+
+
+def _uniques(values: pd.Series) -> pd.Index:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.Index(values.cat.categories.astype(str))
+    return pd.Index(pd.unique(values.to_numpy().astype(str)))
+
+
+def codes_in(vocab: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each value in ``vocab`` (-1 if absent); cheap for categoricals."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        lookup = vocab.get_indexer(values.cat.categories.astype(str))
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, lookup[codes], -1)
+    return vocab.get_indexer(values.to_numpy().astype(str))
+
+
+def pair_isin(left: pd.DataFrame, right: pd.DataFrame) -> np.ndarray:
+    """For each (user, artist) row of ``left``: is the pair in ``right``? (str or categorical)."""
+    users = _uniques(right["user"])
+    artists = _uniques(right["artist"])
+    ru, ra = codes_in(users, right["user"]), codes_in(artists, right["artist"])
+    lu, la = codes_in(users, left["user"]), codes_in(artists, left["artist"])
+    n = np.int64(max(len(artists), 1))
+    rkey = ru.astype(np.int64) * n + ra
+    lkey = lu.astype(np.int64) * n + la
+    return (lu >= 0) & (la >= 0) & np.isin(lkey, rkey)
+
+
+def evaluate_topk(
+    topk: pd.DataFrame,
+    relevant: pd.DataFrame,
+    k: int,
+    n_catalogue: int,
+    users: Any = None,
+) -> dict[str, Any]:
+    """Mean metrics at ``k`` over ``users`` (default: every user in ``relevant``) + per-user arrays.
+
+    ``topk`` has ``user, rank, artist`` (rank 1-based; positions are re-derived from the rank order,
+    so gaps do not matter; duplicates of an artist count once). Returns ``{"k", "users_evaluated",
+    precision, recall, map, ndcg, hit_rate, coverage, "per_user": {"user": array, metric: array}}``.
+    """
+    rel = relevant[["user", "artist"]].astype(str).drop_duplicates()
+    if users is None:
+        users = np.unique(rel["user"].to_numpy())
+    users = pd.Index(np.unique(np.asarray(users).astype(str)))
+    rel = rel[rel["user"].isin(users)]
+    n_rel = np.bincount(users.get_indexer(rel["user"]), minlength=len(users))
+    if (n_rel == 0).any():
+        bad = users[np.flatnonzero(n_rel == 0)[0]]
+        raise ValueError(f"user {bad!r} has no relevant item; evaluate only users with ≥ 1")
+
+    rec = topk[["user", "rank", "artist"]]
+    u = codes_in(users, rec["user"])
+    rec = rec[(u >= 0) & (rec["rank"].to_numpy() <= k)]
+    u = codes_in(users, rec["user"])
+    order = np.lexsort((rec["rank"].to_numpy(), u))
+    rec, u = rec.iloc[order], u[order]
+    dup = pd.DataFrame({"u": u, "a": rec["artist"].astype(str).to_numpy()}).duplicated()
+    rec, u = rec[~dup.to_numpy()], u[~dup.to_numpy()]
+    start = np.r_[0, np.flatnonzero(np.diff(u)) + 1] if len(u) else np.zeros(0, dtype=np.int64)
+    first = np.repeat(start, np.diff(np.r_[start, len(u)]))
+    pos = np.arange(len(u)) - first + 1  # 1-based position in the listener's list
+    keep = pos <= k
+    rec, u, pos, first = rec[keep], u[keep], pos[keep], first[keep]
+
+    hit = pair_isin(rec, rel).astype(np.float64)
+    csum = np.cumsum(hit)
+    before = np.where(first > 0, csum[np.maximum(first - 1, 0)], 0.0)
+    hits_so_far = csum - before
+    m = len(users)
+    hits = np.bincount(u, weights=hit, minlength=m)
+    ap_num = np.bincount(u, weights=hit * hits_so_far / pos, minlength=m)
+    dcg = np.bincount(u, weights=hit / np.log2(pos + 1.0), minlength=m)
+    denom = np.minimum(k, n_rel)
+    idcg = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))[denom - 1]
+
+    per_user = {
+        "precision": hits / k,
+        "recall": hits / n_rel,
+        "map": ap_num / denom,
+        "ndcg": dcg / idcg,
+        "hit_rate": (hits > 0).astype(np.float64),
+    }
+    n_rec = rec["artist"].astype(str).nunique()
+    out: dict[str, Any] = {"k": int(k), "users_evaluated": int(m)}
+    out.update({name: float(v.mean()) if m else 0.0 for name, v in per_user.items()})
+    out["coverage"] = float(n_rec / n_catalogue) if n_catalogue else 0.0
+    out["per_user"] = {"user": users.to_numpy(), **per_user}
+    return out
+
+
+def bootstrap_ci(
+    values: np.ndarray, n: int, seed: int, *, level: float = 0.95, chunk: int = 50
+) -> list[float]:
+    """Percentile bootstrap interval of the mean over users (resampling users with replacement).
+
+    Resamples are drawn in chunks so memory stays ``chunk × len(values)``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values) or n <= 0:
+        mean = float(values.mean()) if len(values) else 0.0
+        return [mean, mean]
+    rng = np.random.default_rng(seed)
+    means = np.empty(n)
+    for start in range(0, n, chunk):
+        size = min(chunk, n - start)
+        idx = rng.integers(0, len(values), size=(size, len(values)))
+        means[start : start + size] = values[idx].mean(axis=1)
+    tail = (1.0 - level) / 2.0 * 100.0
+    lo, hi = np.percentile(means, [tail, 100.0 - tail])
+    return [float(lo), float(hi)]

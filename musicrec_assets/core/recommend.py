@@ -1,0 +1,542 @@
+"""The two-stage recommender end to end, as pure functions the Dagster assets call nearly 1:1.
+
+als_model        ← fit_stage_models / models_to_npz / models_from_npz
+als_candidates   ← stage_candidates
+user_profiles, item_features ← stage_features
+rerank_dataset   ← rerank_dataset (validation stage, labelled; never reads the test split)
+reranker         ← fit_reranker (+ choose_blend for α and the gate)
+reranked_topk    ← serve_topk
+evaluation_topk, evaluation_report ← evaluate (+ report_markdown)
+web page         ← recommend_new_listener
+
+Stages follow ``protocol``: val fits on train, test on train+val, serve on everything; test labels
+are read only inside ``evaluate``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .als import ALSModel, fit_als, fold_in
+from .baselines import itemknn_topk, popularity_topk
+from .blend import blend, choose_alpha, sorted_codes, topk
+from .candidates import als_candidates, candidate_recall, topn_from_vectors
+from .config import ALSConfig, BlendConfig, RerankerConfig
+from .features import item_features as build_item_features
+from .features import user_profiles as build_user_profiles
+from .metrics import METRICS, bootstrap_ci, evaluate_topk
+from .protocol import STAGES, stage_data
+from .rerank import (
+    FeatureTables,
+    feature_matrix,
+    predict,
+    predict_matrix,
+    prepare_tables,
+    rerank_frame,
+    split_listeners,
+)
+from .rerank import train_ranker as _train_ranker
+
+SERVE_COLUMNS = ("user", "rank", "artist", "score", "als_score", "ranker_score")
+EVAL_COLUMNS = ("user", "system", "rank", "artist", "score")
+SYSTEMS = ("popularity", "als", "itemknn", "reranked")
+NEW_LISTENER = "__new_listener__"
+
+
+# --- als_model -------------------------------------------------------------------------------
+
+
+def fit_stage_models(
+    splits: pd.DataFrame,
+    cfg: ALSConfig,
+    seed: int,
+    *,
+    stages: tuple[str, ...] = STAGES,
+    num_threads: int = 2,
+) -> dict[str, ALSModel]:
+    """One ALS per stage, each on that stage's fit rows only (val: train, test: train+val, …)."""
+    models = {}
+    for stage in stages:
+        models[stage] = fit_als(stage_data(splits, stage).fit, cfg, seed, num_threads=num_threads)
+    return models
+
+
+def models_to_npz(models: dict[str, ALSModel]) -> dict[str, np.ndarray]:
+    """All stage models in one npz: keys ``<stage>__<array>`` plus ``stages``."""
+    arrays: dict[str, np.ndarray] = {"stages": np.asarray(list(models), dtype=str)}
+    for stage, model in models.items():
+        arrays.update(model.to_npz(prefix=f"{stage}__"))
+    return arrays
+
+
+def models_from_npz(arrays: dict[str, np.ndarray]) -> dict[str, ALSModel]:
+    """Inverse of ``models_to_npz``."""
+    return {str(s): ALSModel.from_npz(arrays, prefix=f"{s}__") for s in arrays["stages"].tolist()}
+
+
+# --- als_candidates --------------------------------------------------------------------------
+
+
+def stage_candidates(
+    splits: pd.DataFrame,
+    models: dict[str, ALSModel],
+    n: int,
+    *,
+    stages: tuple[str, ...] = STAGES,
+    max_val_users: int | None = 50_000,
+    seed: int = 42,
+    chunk_size: int = 20_000,
+    num_threads: int = 2,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Candidates for every stage in one table (``stage, user, artist, als_score, als_rank``).
+
+    Validation listeners above ``max_val_users`` are sampled (seeded): they only train the
+    reranker and choose α, and 200 rows per listener for every listener would not fit in memory
+    at Last.fm-360K scale. Returns (table, info) with per-stage counts and, for val, recall@n
+    (test recall is computed by ``evaluate``, the only reader of test labels).
+    """
+    parts, info = [], {}
+    for stage in stages:
+        sd = stage_data(splits, stage)
+        users = sd.target_users
+        if stage == "val" and max_val_users and len(users) > max_val_users:
+            pick = np.random.default_rng(seed).choice(len(users), max_val_users, replace=False)
+            users = users[np.sort(pick)]
+        t0 = time.perf_counter()
+        cand = als_candidates(
+            models[stage], sd.seen, users, n, chunk_size=chunk_size, num_threads=num_threads
+        )
+        stage_info: dict[str, Any] = {
+            **cand.attrs["info"],
+            "target_users": len(sd.target_users),
+            "rows": len(cand),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        if sd.labels is not None:
+            labels = sd.labels[sd.labels["user"].isin(users)]
+            stage_info["recall"] = candidate_recall(cand, labels)
+        info[stage] = stage_info
+        cand.attrs = {}
+        parts.append(cand.assign(stage=stage))
+    if not parts:
+        return pd.DataFrame(columns=["stage", "user", "artist", "als_score", "als_rank"]), info
+    users = _union_categories([p["user"] for p in parts])
+    artists = _union_categories([p["artist"] for p in parts])
+    for p in parts:
+        p["user"] = p["user"].cat.set_categories(users)
+        p["artist"] = p["artist"].cat.set_categories(artists)
+    out = pd.concat(parts, ignore_index=True)
+    out["stage"] = pd.Categorical(out["stage"], categories=list(STAGES))
+    return out[["stage", "user", "artist", "als_score", "als_rank"]], info
+
+
+def _union_categories(columns: list[pd.Series]) -> pd.Index:
+    return pd.Index(np.unique(np.concatenate([c.cat.categories.to_numpy() for c in columns])))
+
+
+def _stage(df: pd.DataFrame, stage: str) -> pd.DataFrame:
+    return df[(df["stage"] == stage).to_numpy()].drop(columns="stage").reset_index(drop=True)
+
+
+# --- user_profiles / item_features -----------------------------------------------------------
+
+
+def stage_features(
+    splits: pd.DataFrame,
+    artist_vectors: pd.DataFrame,
+    artist_catalog: pd.DataFrame,
+    *,
+    stages: tuple[str, ...] = STAGES,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(user_profiles, item_features) with a ``stage`` column, each from that stage's fit rows."""
+    profiles, items = [], []
+    for stage in stages:
+        fit = stage_data(splits, stage).fit
+        it = build_item_features(fit, artist_vectors, artist_catalog)
+        profiles.append(build_user_profiles(fit, it).assign(stage=stage))
+        items.append(it.assign(stage=stage))
+    up = pd.concat(profiles, ignore_index=True)
+    it = pd.concat(items, ignore_index=True)
+    return _stage_first(up), _stage_first(it)
+
+
+def _stage_first(df: pd.DataFrame) -> pd.DataFrame:
+    return df[["stage", *[c for c in df.columns if c != "stage"]]]
+
+
+# --- rerank_dataset / reranker / blend -------------------------------------------------------
+
+
+def rerank_dataset(
+    candidates: pd.DataFrame,
+    user_profiles: pd.DataFrame,
+    item_features: pd.DataFrame,
+    splits: pd.DataFrame,
+    *,
+    stages: tuple[str, ...] = ("val",),
+) -> pd.DataFrame:
+    """Feature rows per candidate with a ``stage`` column; the val stage carries ``label``.
+
+    Only validation labels are read (``stage_data(splits, "val")``); test and serve rows, if
+    asked for, are unlabelled. By default only the val stage is built: test and serve rows are
+    built chunk by chunk where they are scored (``serve_topk``, ``evaluate``).
+    """
+    parts = []
+    for stage in stages:
+        labels = stage_data(splits, "val").labels if stage == "val" else None
+        frame = rerank_frame(
+            _stage(candidates, stage),
+            _stage(user_profiles, stage),
+            _stage(item_features, stage),
+            labels,
+        )
+        parts.append(frame.assign(stage=stage))
+    out = pd.concat(parts, ignore_index=True)
+    return _stage_first(out)
+
+
+def fit_reranker(
+    dataset: pd.DataFrame, cfg: RerankerConfig, seed: int, *, num_threads: int = 2
+) -> tuple[lgb.Booster, dict[str, Any]]:
+    """LambdaRank on the validation stage rows (early stopping on held-out val listeners)."""
+    return _train_ranker(_stage(dataset, "val"), cfg, seed, num_threads=num_threads)
+
+
+def choose_blend(
+    dataset: pd.DataFrame,
+    booster: lgb.Booster,
+    splits: pd.DataFrame,
+    blend_cfg: BlendConfig,
+    reranker_cfg: RerankerConfig,
+    k: int,
+    seed: int,
+    *,
+    num_threads: int = 2,
+) -> dict[str, Any]:
+    """α (config or ``auto``) and the gate, on the held-out validation listeners.
+
+    Those are the listeners ``train_ranker`` held out (same split function and seed), so their
+    ranker scores are out of sample. Metrics use all their validation labels (full catalogue,
+    not the candidate list). Gate: the blend must beat ALS alone on NDCG@k with α > 0, else
+    serving falls back to the ALS ranking.
+    """
+    val = _stage(dataset, "val")
+    _, held = split_listeners(val["user"].astype(str).unique(), reranker_cfg.valid_fraction, seed)
+    frame = val[val["user"].astype(str).isin(held).to_numpy()].reset_index(drop=True)
+    frame["ranker_score"] = predict(booster, frame, num_threads=num_threads)
+    sd = stage_data(splits, "val")
+    labels = sd.labels[sd.labels["user"].isin(held)]
+    n_catalogue = int(sd.fit["artist"].nunique())
+    grid = tuple(float(a) for a in blend_cfg.grid)
+    auto = blend_cfg.alpha == "auto"
+    if not auto and float(blend_cfg.alpha) not in grid:
+        grid = (*grid, float(blend_cfg.alpha))
+    if 0.0 not in grid:
+        grid = (0.0, *grid)
+    best, sweep = choose_alpha(frame, labels, grid, k, n_catalogue=n_catalogue, users=held)
+    alpha = best if auto else float(blend_cfg.alpha)
+    at = {row["alpha"]: row for row in sweep}
+    als_ndcg, reranked_ndcg = at[0.0]["ndcg"], at[alpha]["ndcg"]
+    passed = bool(alpha > 0 and reranked_ndcg > als_ndcg)
+    return {
+        "blend_alpha": alpha,
+        "alpha_mode": "auto" if auto else "fixed",
+        "use_ranker": passed,
+        "sweep": sweep,
+        "gate": {"reranked_ndcg": reranked_ndcg, "als_ndcg": als_ndcg, "passed": passed},
+        "held_out_listeners": len(held),
+        "k": k,
+    }
+
+
+# --- scoring a stage -------------------------------------------------------------------------
+
+
+def _user_chunks(cands: pd.DataFrame, chunk_users: int) -> tuple[pd.DataFrame, list[slice]]:
+    codes = sorted_codes(cands["user"])
+    if len(codes) and np.any(np.diff(codes) < 0):
+        order = np.argsort(codes, kind="stable")
+        cands, codes = cands.iloc[order].reset_index(drop=True), codes[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1] if len(codes) else np.zeros(0, int)
+    bounds = [*starts[::chunk_users].tolist(), len(codes)]
+    return cands, [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def score_candidates(
+    candidates: pd.DataFrame,
+    tables: FeatureTables,
+    booster: lgb.Booster | None,
+    alpha: float,
+    k: int,
+    *,
+    use_ranker: bool = True,
+    chunk_users: int = 20_000,
+    num_threads: int = 2,
+) -> pd.DataFrame:
+    """Top-``k`` of one stage's candidates by the blend (``user, rank, artist, score,
+    als_score, ranker_score``), built chunk by chunk of listeners to bound memory.
+
+    Without the ranker (gate failed) ``ranker_score`` is NaN and ``score`` is the per-listener
+    normalised ALS score.
+    """
+    cands, chunks = _user_chunks(candidates, chunk_users)
+    parts = []
+    for sl in chunks:
+        chunk = cands.iloc[sl].reset_index(drop=True)
+        if use_ranker and booster is not None:
+            x = feature_matrix(chunk, tables)
+            ranker = predict_matrix(booster, x, num_threads=num_threads)
+        else:
+            ranker = np.full(len(chunk), np.nan)
+        scored = pd.DataFrame(
+            {
+                "user": chunk["user"],
+                "artist": chunk["artist"],
+                "als_score": chunk["als_score"].to_numpy(dtype=np.float64),
+                "ranker_score": ranker,
+            }
+        )
+        scored["score"] = blend(scored, alpha if use_ranker else 0.0).to_numpy()
+        parts.append(topk(scored, "score", k))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SERVE_COLUMNS})
+    return pd.concat(parts, ignore_index=True)[list(SERVE_COLUMNS)]
+
+
+def serve_topk(
+    candidates: pd.DataFrame,
+    user_profiles: pd.DataFrame,
+    item_features: pd.DataFrame,
+    booster: lgb.Booster | None,
+    choice: dict[str, Any],
+    k: int,
+    *,
+    chunk_users: int = 20_000,
+    num_threads: int = 2,
+) -> pd.DataFrame:
+    """``reranked_topk``: the serve stage's blended top-``k`` for every listener."""
+    tables = prepare_tables(_stage(user_profiles, "serve"), _stage(item_features, "serve"))
+    return score_candidates(
+        _stage(candidates, "serve"),
+        tables,
+        booster,
+        float(choice["blend_alpha"]),
+        k,
+        use_ranker=bool(choice["use_ranker"]),
+        chunk_users=chunk_users,
+        num_threads=num_threads,
+    )
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+def evaluate(
+    splits: pd.DataFrame,
+    candidates: pd.DataFrame,
+    user_profiles: pd.DataFrame,
+    item_features: pd.DataFrame,
+    booster: lgb.Booster | None,
+    choice: dict[str, Any],
+    *,
+    k: int,
+    bootstrap: int,
+    seed: int,
+    validation: dict[str, Any] | None = None,
+    candidate_info: dict[str, Any] | None = None,
+    itemknn_kind: str = "bm25",
+    chunk_users: int = 20_000,
+    num_threads: int = 2,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``evaluation_topk`` and ``evaluation_report`` on the test listeners (design §2-§3).
+
+    The only reader of test labels. Every system is built from train+val only (popularity,
+    item-kNN, the test-stage ALS candidates, the val-trained reranker with the val-chosen α) and
+    scored by ``evaluate_topk`` on the same listeners over the full catalogue.
+    """
+    sd = stage_data(splits, "test", with_labels=True)
+    users = sd.target_users
+    n_catalogue = int(sd.fit["artist"].nunique())
+    cands = _stage(candidates, "test")
+    tables = prepare_tables(_stage(user_profiles, "test"), _stage(item_features, "test"))
+    als = cands[cands["als_rank"] <= k]
+    als = topk(
+        pd.DataFrame(
+            {
+                "user": als["user"].to_numpy(),
+                "artist": als["artist"].to_numpy(),
+                "score": als["als_score"].to_numpy(dtype=np.float64),
+            }
+        ),
+        "score",
+        k,
+    )
+    tops = {
+        "popularity": popularity_topk(sd.fit, users, sd.seen, k),
+        "als": als,
+        "itemknn": itemknn_topk(sd.fit, users, sd.seen, k, itemknn_kind, num_threads=num_threads),
+        "reranked": score_candidates(
+            cands,
+            tables,
+            booster,
+            float(choice["blend_alpha"]),
+            k,
+            use_ranker=bool(choice["use_ranker"]),
+            chunk_users=chunk_users,
+            num_threads=num_threads,
+        ),
+    }
+    systems = {}
+    for name in SYSTEMS:
+        m = evaluate_topk(tops[name], sd.labels, k, n_catalogue, users=users)
+        systems[name] = {key: m[key] for key in (*METRICS, "coverage")}
+        systems[name]["ndcg_ci95"] = bootstrap_ci(m["per_user"]["ndcg"], bootstrap, seed)
+    eval_topk = pd.concat(
+        [t.assign(system=name)[list(EVAL_COLUMNS)] for name, t in tops.items()],
+        ignore_index=True,
+    )
+    eval_topk["user"] = eval_topk["user"].astype(str)
+    eval_topk["artist"] = eval_topk["artist"].astype(str)
+    eval_topk["rank"] = eval_topk["rank"].astype(np.int32)
+    eval_topk["score"] = eval_topk["score"].astype(np.float64)
+
+    recall = {s: v["recall"] for s, v in (candidate_info or {}).items() if "recall" in v}
+    recall["test"] = candidate_recall(cands, sd.labels)
+    n = int(cands.groupby("user", observed=True).size().max()) if len(cands) else 0
+    report = {
+        "k": int(k),
+        "users_evaluated": len(users),
+        "systems": systems,
+        "chosen": {
+            "blend_alpha": float(choice["blend_alpha"]),
+            "alpha_mode": choice.get("alpha_mode"),
+            "use_ranker": bool(choice["use_ranker"]),
+            "itemknn": itemknn_kind,
+            "candidates_n": n,
+            "catalogue_size": n_catalogue,
+            "bootstrap": int(bootstrap),
+        },
+        "validation": {
+            "alpha_sweep": choice.get("sweep", []),
+            "gate": choice.get("gate", {}),
+            "held_out_listeners": choice.get("held_out_listeners"),
+            **(validation or {}),
+        },
+        "candidate_recall": recall,
+    }
+    return eval_topk, report
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """The evaluation report as a markdown table (one row per system) plus the chosen α."""
+    k = report["k"]
+    head = [f"P@{k}", f"R@{k}", f"MAP@{k}", f"NDCG@{k}", "NDCG 95% CI", "hit rate", "coverage"]
+    lines = [
+        f"Test listeners: {report['users_evaluated']}, K = {k}",
+        "",
+        "| system | " + " | ".join(head) + " |",
+        "|---|" + "---|" * len(head),
+    ]
+    for name, m in report["systems"].items():
+        lo, hi = m["ndcg_ci95"]
+        cells = [
+            f"{m['precision']:.4f}",
+            f"{m['recall']:.4f}",
+            f"{m['map']:.4f}",
+            f"{m['ndcg']:.4f}",
+            f"[{lo:.4f}, {hi:.4f}]",
+            f"{m['hit_rate']:.4f}",
+            f"{m['coverage']:.4f}",
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    chosen = report.get("chosen", {})
+    gate = report.get("validation", {}).get("gate", {})
+    lines.append("")
+    lines.append(
+        f"Blend α = {chosen.get('blend_alpha')} ({chosen.get('alpha_mode')}); reranker used: "
+        f"{chosen.get('use_ranker')} (validation NDCG@{k}: reranked "
+        f"{gate.get('reranked_ndcg', float('nan')):.4f} vs ALS "
+        f"{gate.get('als_ndcg', float('nan')):.4f})."
+    )
+    for stage, r in report.get("candidate_recall", {}).items():
+        lines.append(
+            f"Candidate recall ({stage}): {r['micro']:.4f} of label pairs, "
+            f"{r['per_user_mean']:.4f} per listener."
+        )
+    return "\n".join(lines) + "\n"
+
+
+# --- cold start ------------------------------------------------------------------------------
+
+
+def _seed_plays(seed_artists: dict[str, float] | list[str] | pd.Series) -> pd.Series:
+    if isinstance(seed_artists, dict | pd.Series):
+        s = pd.Series(seed_artists, dtype=np.float64)
+    else:
+        s = pd.Series(1.0, index=pd.Index(list(seed_artists), dtype=object))
+    s.index = s.index.astype(str)
+    s = s[s > 0]
+    return s.groupby(level=0).sum()
+
+
+def recommend_new_listener(
+    seed_artists: dict[str, float] | list[str],
+    serve_model: ALSModel,
+    booster: lgb.Booster | None,
+    item_features: pd.DataFrame,
+    alpha: float,
+    n: int,
+    *,
+    n_candidates: int = 200,
+    use_ranker: bool = True,
+    num_threads: int = 1,
+) -> pd.DataFrame:
+    """Recommendations for someone not in the data, from a few artists (and plays if known).
+
+    Same path as batch serving: fold-in via implicit's ``recalculate_user``, candidates through
+    the one scoring function with the seeds removed, a profile from the seed artists, the
+    reranker and the per-listener blend. ``item_features`` is the serve stage's table. Returns
+    ``rank, artist, score, als_score, ranker_score``; unknown seeds are listed in
+    ``attrs["unknown_seeds"]``.
+    """
+    plays = _seed_plays(seed_artists)
+    known = serve_model.artist_index(plays.index.to_numpy()) >= 0
+    vec = fold_in(serve_model, plays, num_threads=num_threads)
+    cols = serve_model.artist_index(plays.index.to_numpy()[known])
+    seen = sp.csr_matrix(
+        (np.ones(len(cols), np.float32), (np.zeros(len(cols), int), cols)),
+        shape=(1, len(serve_model.artists)),
+    )
+    ids, scores = topn_from_vectors(serve_model, vec[None, :], seen, n_candidates)
+    ok = np.isfinite(scores[0])
+    cands = pd.DataFrame(
+        {
+            "user": NEW_LISTENER,
+            "artist": serve_model.artists[ids[0][ok]].astype(str),
+            "als_score": scores[0][ok].astype(np.float32),
+            "als_rank": np.arange(1, int(ok.sum()) + 1, dtype=np.int32),
+        }
+    )
+    cands = cands[~cands["artist"].isin(plays.index)]
+    items = item_features.drop(columns="stage", errors="ignore")
+    if use_ranker and booster is not None and len(cands):
+        history = pd.DataFrame(
+            {"user": NEW_LISTENER, "artist": plays.index.to_numpy(), "plays": plays.to_numpy()}
+        )
+        profile = build_user_profiles(history, items)
+        frame = rerank_frame(cands, profile, items)
+        cands = cands.assign(ranker_score=predict(booster, frame, num_threads=num_threads))
+    else:
+        cands = cands.assign(ranker_score=np.nan)
+        use_ranker = False
+    cands["score"] = blend(cands, alpha if use_ranker else 0.0).to_numpy()
+    out = topk(cands, "score", n)[["rank", "artist", "score", "als_score", "ranker_score"]]
+    out.attrs["unknown_seeds"] = sorted(plays.index[~known].tolist())
+    return out
