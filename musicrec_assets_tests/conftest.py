@@ -31,13 +31,17 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate_sample(tmp_path_factory.mktemp("sample"), **SMALL)
 
 
-def config_variant(base: Path, storage: Path, extra: str = "") -> Path:
-    """A sibling of config ``base`` writing artifacts to ``storage`` (plus extra TOML sections)."""
+def config_variant(base: Path, storage: Path, extra: str = "", seed: int | None = None) -> Path:
+    """A sibling of config ``base`` writing artifacts to ``storage`` (plus extra TOML sections,
+    and another seed if given)."""
     import re
 
     text = base.read_text()
     text, n = re.subn(r"(?m)^dir\s*=.*$", f'dir = "{storage.as_posix()}"', text, count=1)
     assert n == 1, "the sample config has no [storage] dir line"
+    if seed is not None:
+        text, n = re.subn(r"(?m)^seed\s*=.*$", f"seed = {seed}", text, count=1)
+        assert n == 1, "the sample config has no top-level seed line"
     path = base.parent / f"musicrec-{storage.name}-{abs(hash(str(storage))) % 10**8}.toml"
     path.write_text(text + "\n" + extra)
     return path

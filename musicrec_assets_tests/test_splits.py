@@ -25,7 +25,7 @@ def test_temporal_split_holds_out_each_listeners_latest_artists():
     out, method = split_interactions(plays, method="auto", val=0.1, test=0.2, min_artists=5)
     assert method == "temporal"
     assert len(out) == len(plays) and not out.duplicated(["user", "artist"]).any()
-    for user, g in out.groupby("user"):
+    for _user, g in out.groupby("user"):
         n = len(g)
         if n < 5:
             assert (g["split"] == "train").all()
@@ -33,12 +33,14 @@ def test_temporal_split_holds_out_each_listeners_latest_artists():
         assert (g["split"] == "test").sum() == max(1, round(n * 0.2))
         assert (g["split"] == "val").sum() == max(1, round(n * 0.1))
         # every test artist was first played no earlier than every train/val artist
-        assert g.loc[g["split"] == "test", "first_played"].min() >= g.loc[
-            g["split"] != "test", "first_played"
-        ].max()
-        assert g.loc[g["split"] == "val", "first_played"].min() >= g.loc[
-            g["split"] == "train", "first_played"
-        ].max()
+        assert (
+            g.loc[g["split"] == "test", "first_played"].min()
+            >= g.loc[g["split"] != "test", "first_played"].max()
+        )
+        assert (
+            g.loc[g["split"] == "val", "first_played"].min()
+            >= g.loc[g["split"] == "train", "first_played"].max()
+        )
 
 
 def test_random_split_without_timestamps_is_seeded():

@@ -1,0 +1,90 @@
+"""The whole graph on a small sample: contracts of design §2, determinism, the reranker gate."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import pandas as pd
+import pytest
+
+from musicrec_assets.core.artifacts import load_artifact
+from musicrec_assets.core.config import load_config
+from musicrec_assets_tests.conftest import config_variant
+from musicrec_assets_tests.graph import artifact_files, materialize_all
+
+pytestmark = pytest.mark.slow
+
+METRIC_KEYS = {"precision", "recall", "map", "ndcg", "hit_rate", "coverage", "ndcg_ci95"}
+
+
+@pytest.fixture(scope="module")
+def built(small_sample, tmp_path_factory):
+    storage = tmp_path_factory.mktemp("full") / "derived"
+    cfg = config_variant(small_sample, storage)
+    result = materialize_all(cfg)
+    assert result.success
+    return cfg, storage, result
+
+
+def test_every_asset_is_materialized_as_a_readable_file(built):
+    _, storage, result = built
+    files = artifact_files(storage)
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == set(files)
+    assert {"interaction_splits", "reranked_topk", "evaluation_report", "reranker"} <= set(files)
+    assert not [p for p in storage.iterdir() if ".tmp" in p.name]  # no temp leftovers
+    lgb.Booster(model_file=str(files["reranker"]))  # LightGBM's own text format
+
+
+def test_artifact_contracts_of_design_section_2(built):
+    cfg, storage, _ = built
+    splits = load_artifact(storage, "interaction_splits")
+    assert list(splits.columns[:4]) == ["user", "artist", "plays", "split"]
+    served = load_artifact(storage, "reranked_topk")
+    assert list(served.columns) == ["user", "rank", "artist", "score", "als_score", "ranker_score"]
+    assert served.groupby("user")["rank"].min().eq(1).all()
+    evaluation = load_artifact(storage, "evaluation_topk")
+    assert list(evaluation.columns) == ["user", "system", "rank", "artist", "score"]
+    assert set(evaluation["system"]) == {"popularity", "als", "itemknn", "reranked"}
+
+    report = load_artifact(storage, "evaluation_report")
+    k = load_config(cfg).evaluation.k
+    assert report["k"] == k
+    test_users = splits.loc[splits["split"] == "test", "user"].nunique()
+    assert report["users_evaluated"] == test_users
+    assert set(report["systems"]) == {"popularity", "als", "itemknn", "reranked"}
+    for metrics in report["systems"].values():
+        assert set(metrics) >= METRIC_KEYS
+        lo, hi = metrics["ndcg_ci95"]
+        assert lo <= metrics["ndcg"] <= hi
+    assert "blend_alpha" in report["chosen"] and "validation" in report
+    # every system's lists were built for the same test listeners, never more than K long
+    per_system = evaluation.groupby("system")["user"].nunique()
+    assert (per_system <= test_users).all()
+    assert evaluation.groupby(["system", "user"]).size().max() <= k
+
+
+def test_served_lists_never_repeat_what_the_listener_played(built):
+    _, storage, _ = built
+    splits = load_artifact(storage, "interaction_splits")
+    served = load_artifact(storage, "reranked_topk")
+    both = served.merge(splits, on=["user", "artist"])
+    assert both.empty
+
+
+def test_gate_metadata_and_check_are_reported(built):
+    _, storage, result = built
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    gate = checks["reranker_beats_als"]
+    validation = load_artifact(storage, "reranker_validation")
+    assert gate.passed == validation["gate"]["passed"]
+    assert f"{validation['gate']['als_ndcg']:.4f}" in gate.description
+
+
+def test_same_config_and_seed_give_identical_outputs(built, small_sample, tmp_path):
+    _, storage, _ = built
+    again = tmp_path / "derived"
+    assert materialize_all(config_variant(small_sample, again)).success
+    for name in ("interaction_splits", "als_candidates", "reranked_topk", "evaluation_topk"):
+        pd.testing.assert_frame_equal(load_artifact(storage, name), load_artifact(again, name))
+    for name, path in artifact_files(storage).items():
+        assert path.read_bytes() == (again / path.name).read_bytes(), name
