@@ -32,16 +32,20 @@ def materialize(config: str | None, select: str | None = None) -> int:
     cfg = load_config(cfg_path)
     defs = load_defs()
     job = defs.resolve_implicit_global_asset_job_def()
-    selection = dg.AssetSelection.from_string(select) if select else None
+    keys = None
+    if select:
+        try:
+            selection = dg.AssetSelection.from_string(select).required_multi_asset_neighbors()
+            keys = list(selection.resolve(defs.resolve_asset_graph()))
+        except Exception as exc:  # Dagster raises several error types for a bad selection
+            raise ValueError(f"bad --select {select!r}: {exc}") from exc
     print(f"musicrec: materializing {select or 'all assets'} with {cfg_path}")
     print(f"musicrec: artifacts -> {cfg.storage_dir}; Dagster instance -> {home}")
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
-            asset_selection=list(selection.resolve(defs.resolve_asset_graph()))
-            if selection
-            else None,
+            asset_selection=keys,
             raise_on_error=False,
             tags={"musicrec/source": "cli"},
         )
@@ -54,6 +58,8 @@ def materialize(config: str | None, select: str | None = None) -> int:
         return 0
     for event in result.get_step_failure_events():
         err = event.step_failure_data.error
+        while err is not None and err.cause is not None:  # the user's error, not Dagster's wrapper
+            err = err.cause
         message = err.message.strip() if err else "unknown error"
         print(f"musicrec: step {event.step_key} failed: {message}", file=sys.stderr)
     for check in result.get_asset_check_evaluations():
@@ -92,6 +98,8 @@ def sample(args: argparse.Namespace) -> int:
         tracks=args.tracks,
         scrobbles=args.scrobbles,
         seed=args.seed,
+        pairs=args.pairs,
+        listens=args.plays_table,
     )
     print(f"musicrec: sample written in {time.perf_counter() - started:.1f} s; config: {toml}")
     return 0
@@ -137,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = inspect.signature(generate_sample).parameters
     for key in ("users", "artists", "tracks", "scrobbles", "seed"):
         p.add_argument(f"--{key}", type=int, default=defaults[key].default)
+    p.add_argument(
+        "--pairs",
+        type=int,
+        default=None,
+        help="distinct listener-artist pairs to aim for (default: Heaps' law)",
+    )
+    p.add_argument(
+        "--plays-table",
+        nargs="?",
+        const="plays_table",
+        default="scrobbles",
+        choices=("plays_table", "both"),
+        help="write the listens as lastfm/plays.parquet (user, artist, plays; Last.fm-360K "
+        "layout) instead of the scrobble log, or with 'both' as well as it; the config reads it",
+    )
     p = add("playlist", "print or export a listener's playlist")
     p.add_argument("--user", required=True)
     p.add_argument("--context", default="default")
