@@ -112,6 +112,24 @@ def _ragged(shares: pd.DataFrame, ids: pd.Index) -> tuple[pa.ListArray, pa.ListA
     return pa.ListArray.from_arrays(offsets, genres), pa.ListArray.from_arrays(offsets, values)
 
 
+def track_credits(
+    tracks: pd.DataFrame, artists: pd.DataFrame, *, name_keyed: bool = False
+) -> pd.DataFrame:
+    """One row per (track, credited artist id): ``track_id, artist_id, credit_name``.
+
+    Featured artists count fully. ``name_keyed``: the track source credits artists by name only
+    (Hit Predictor tables), so credits are resolved to artist-table ids by normalised name; the
+    artist vectors and the playlist expansion both use this, so they agree on who made a track.
+    """
+    if not len(tracks):
+        return pd.DataFrame(columns=["track_id", "artist_id", "credit_name"])
+    credits = _explode_credits(tracks)
+    if name_keyed:
+        credits["artist_id"] = _resolve_credit_names(credits, artists)
+        credits = credits.drop_duplicates(["track_id", "artist_id"])
+    return credits.reset_index(drop=True)
+
+
 def build_artist_vectors(
     tracks: pd.DataFrame, artists: pd.DataFrame, *, name_keyed: bool = False
 ) -> tuple[pd.DataFrame, Counts]:
@@ -119,22 +137,14 @@ def build_artist_vectors(
 
     Artists from the artist table and artists credited on tracks are both kept; a per-artist
     source (audio means already in ``artists``) passes through where no track data exists.
-    ``name_keyed``: the track source credits artists by name only (Hit Predictor tables), so
-    credits are resolved to artist-table ids by normalised name.
+    ``name_keyed``: see :func:`track_credits`.
     """
     counts = Counts(rows_in=len(tracks))
-    credits = (
-        _explode_credits(tracks)
-        if len(tracks)
-        else pd.DataFrame(columns=["track_id", "artist_id", "credit_name"])
-    )
-    if name_keyed and len(credits):
-        resolved = _resolve_credit_names(credits, artists)
+    credits = track_credits(tracks, artists, name_keyed=name_keyed)
+    if name_keyed:
         counts.extra["credits_renamed_to_table_spelling"] = int(
-            (resolved != credits["artist_id"]).sum()
+            (credits["artist_id"] != credits["credit_name"]).sum()
         )
-        credits["artist_id"] = resolved
-        credits = credits.drop_duplicates(["track_id", "artist_id"])
     audio_cols = [c for c in AUDIO_FEATURES if c in tracks.columns]
     per_track = credits.merge(
         tracks[["track_id", "popularity", "explicit", *audio_cols]], on="track_id", how="left"

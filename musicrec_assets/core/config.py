@@ -16,6 +16,7 @@ from .errors import ConfigError
 
 LISTENS_FORMATS = ("lastfm_kaggle", "lastfm_export", "plays_table", "hetrec2011", "audioscrobbler")
 TRACK_FORMATS = ("spotify_600k_tracks", "spotify_track_table")
+NAME_KEYED_TRACK_FORMATS = ("spotify_track_table",)  # credit artists by name, no Spotify ids
 ARTIST_FORMATS = ("spotify_600k_artists", "spotify_artist_table")
 
 
@@ -186,9 +187,11 @@ class Config:
     playlist: PlaylistConfig = PlaylistConfig()
     schedule: ScheduleConfig = ScheduleConfig()
 
-    def artifact(self, name: str, ext: str) -> Path:
-        """Path of an asset's artifact: ``<storage.dir>/<name>.<ext>``."""
-        return self.storage_dir / f"{name}.{ext}"
+    @property
+    def tracks_keyed_by_name(self) -> bool:
+        """The track source credits artists by name only (see catalog.track_credits)."""
+        src = self.sources.tracks
+        return src is not None and src.format in NAME_KEYED_TRACK_FORMATS
 
 
 def _build(cls: type, data: dict[str, Any], where: str, file: Path) -> Any:
