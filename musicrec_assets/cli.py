@@ -106,16 +106,37 @@ def sample(args: argparse.Namespace) -> int:
 
 
 def playlist(args: argparse.Namespace) -> int:
-    from musicrec_assets.serving import print_playlist
+    """Print or export one listener's playlist, built exactly as the web page builds it."""
+    from gradio_app.service import PlaylistPage
+    from gradio_app.store import ArtifactStore
+    from musicrec_assets.core.config import load_config
+    from musicrec_assets.core.playlist import to_csv, to_m3u, to_xspf
 
-    return print_playlist(
-        _use_config(args.config),
-        user=args.user,
-        context=args.context,
-        length=args.length,
-        fmt=args.format,
-        out=args.out,
-    )
+    cfg = load_config(_use_config(args.config))
+    page = PlaylistPage(ArtifactStore(cfg.storage_dir, cfg.path), cfg.playlist)
+    result = page.make_playlist(args.user, args.context, args.length)
+    df = result.playlist
+    if df is None or df.empty:
+        print(f"musicrec: {result.message or 'empty playlist'}", file=sys.stderr)
+        return 1
+    if result.message:
+        print(f"musicrec: {result.message}", file=sys.stderr)
+    shown = ["rank", "track_name", "artist", "tempo", "valence", "base_part", "tempo_part"]
+    shown += ["valence_part", "final", "reason"]
+    render = {
+        "table": lambda: df[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"),
+        "csv": lambda: to_csv(df),
+        "json": lambda: df.to_json(orient="records", indent=2, force_ascii=False),
+        "m3u": lambda: to_m3u(df),
+        "xspf": lambda: to_xspf(df, title=f"musicrec: {args.user} ({args.context})"),
+    }
+    text = render[args.format]()
+    if args.out:
+        args.out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        print(f"musicrec: {len(df)} tracks written to {args.out}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,9 @@ from musicrec_assets.core.schema import AUDIO_FEATURES
 
 
 def _tracks(rows):
-    df = pd.DataFrame(rows, columns=["track_id", "artist_ids", "artist_names", "tempo", "valence", "explicit"])
+    df = pd.DataFrame(
+        rows, columns=["track_id", "artist_ids", "artist_names", "tempo", "valence", "explicit"]
+    )
     for col in AUDIO_FEATURES:
         if col not in df:
             df[col] = 0.5
@@ -25,7 +27,9 @@ def _tracks(rows):
 
 
 def _artists(rows):
-    df = pd.DataFrame(rows, columns=["artist_id", "artist_name", "genres", "popularity", "followers"])
+    df = pd.DataFrame(
+        rows, columns=["artist_id", "artist_name", "genres", "popularity", "followers"]
+    )
     df["n_tracks"] = np.nan
     for col in AUDIO_FEATURES:
         df[col] = np.nan

@@ -147,3 +147,20 @@ def test_cold_start_recommends_new_artists(run):
     pd.testing.assert_frame_equal(out, again)
     nothing = R.recommend_new_listener(["???"], run["models"]["serve"], None, items, 0.5, 3)
     assert len(nothing) == 3 and nothing["ranker_score"].isna().all()  # popularity fallback
+
+
+def test_artefacts_survive_parquet_and_text_round_trips(run, tmp_path):
+    from musicrec_assets.core.artifacts import read_parquet, write_parquet, write_text
+    from musicrec_assets.core.rerank import booster_from_text
+
+    back = {}
+    for name in ("candidates", "user_profiles", "item_features", "dataset"):
+        back[name] = read_parquet(write_parquet(run[name], tmp_path / f"{name}.parquet"))
+    text = (write_text(booster_to_text(run["booster"]), tmp_path / "reranker.txt")).read_text()
+    booster = booster_from_text(text)
+    top = R.serve_topk(
+        back["candidates"], back["user_profiles"], back["item_features"], booster, run["choice"], 10
+    )
+    pd.testing.assert_frame_equal(top, run["reranked_topk"])
+    frame = R._stage(back["dataset"], "val")
+    assert frame["label"].sum() == R._stage(run["dataset"], "val")["label"].sum()

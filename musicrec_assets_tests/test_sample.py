@@ -19,6 +19,7 @@ from musicrec_assets.core.sample import (
     ARTISTS_PATH,
     GENRES,
     LASTFM_PATH,
+    PLAYS_PATH,
     TRACKS_COLUMNS,
     TRACKS_PATH,
     SampleWorld,
@@ -166,6 +167,42 @@ def test_pairs_target(tmp_path: Path) -> None:
     lf = pd.read_csv(tmp_path / LASTFM_PATH, keep_default_na=False)
     pairs = len(lf.assign(k=normalise_names(lf["Artist"])).drop_duplicates(["Username", "k"]))
     assert 0.97 * 9000 <= pairs <= 9000
+
+
+def test_plays_table_option(tmp_path: Path) -> None:
+    """``listens="plays_table"``/``"both"``: the scrobbles aggregated per listener and spelling
+    in a Parquet the config reads as ``plays_table``; the default writes no Parquet."""
+    from musicrec_assets.core.readers import read_listens
+
+    both, only, default = tmp_path / "both", tmp_path / "only", tmp_path / "default"
+    generate_sample(both, seed=3, listens="both", **TINY)
+    generate_sample(only, seed=3, listens="plays_table", **TINY)
+    generate_sample(default, seed=3, **TINY)
+    assert not (default / PLAYS_PATH).exists()
+    assert not (only / LASTFM_PATH).exists()
+    assert (both / LASTFM_PATH).read_bytes() == (default / LASTFM_PATH).read_bytes()
+    assert (both / PLAYS_PATH).read_bytes() == (only / PLAYS_PATH).read_bytes()
+
+    plays = pd.read_parquet(both / PLAYS_PATH)
+    assert list(plays.columns) == ["user", "artist", "plays"]
+    assert plays["plays"].dtype == np.int64 and (plays["plays"] > 0).all()
+    assert not plays.duplicated(["user", "artist"]).any()
+    lf = pd.read_csv(both / LASTFM_PATH, keep_default_na=False)
+    expected = lf.groupby(["Username", "Artist"]).size()
+    got = plays.set_index(["user", "artist"])["plays"]
+    assert int(got.sum()) == TINY["scrobbles"] == len(lf)
+    pd.testing.assert_series_equal(
+        got.sort_index(), expected.sort_index(), check_names=False, check_dtype=False
+    )
+
+    for out in (both, only):
+        cfg = load_config(out / "musicrec.toml")
+        assert cfg.sources.listens.format == "plays_table"
+        assert cfg.sources.listens.path == (out / PLAYS_PATH).resolve()
+    listens, report = read_listens(load_config(only / "musicrec.toml").sources.listens)
+    assert report.rows_out == len(plays) and int(listens["plays"].sum()) == TINY["scrobbles"]
+    with pytest.raises(ValueError, match="listens"):
+        generate_sample(tmp_path / "bad", listens="csv", **TINY)
 
 
 # --------------------------------------------------------------------------------------------

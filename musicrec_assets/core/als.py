@@ -173,14 +173,18 @@ def _weight_matrix(plays: sp.csr_matrix, cfg: ALSConfig) -> tuple[sp.csr_matrix,
     return weighted.astype(np.float32), norm, floored
 
 
-def _implicit(factors: int, reg: float, alpha: float, seed: int, threads: int):
+def _implicit(
+    factors: int, reg: float, alpha: float, seed: int, threads: int
+) -> AlternatingLeastSquares:
     """A CPU ALS object (never the GPU build); created under one BLAS thread so implicit's
     BLAS check agrees even when the environment variable was set too late."""
     with threadpool_limits(1, "blas"):
         return _als_object(factors, reg, alpha, seed, threads)
 
 
-def _als_object(factors: int, reg: float, alpha: float, seed: int, threads: int):
+def _als_object(
+    factors: int, reg: float, alpha: float, seed: int, threads: int
+) -> AlternatingLeastSquares:
     return AlternatingLeastSquares(
         factors=factors,
         regularization=reg,

@@ -107,6 +107,7 @@ ARTIFACT_EXT: dict[str, str] = {
     "reranked_topk": "parquet",
     "evaluation_topk": "parquet",
     "evaluation_report": "json",
+    "artist_tracks": "parquet",
     "playlists": "parquet",
 }
 

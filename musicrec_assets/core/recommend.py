@@ -31,7 +31,7 @@ from .candidates import als_candidates, candidate_recall, topn_from_vectors
 from .config import ALSConfig, BlendConfig, RerankerConfig
 from .features import item_features as build_item_features
 from .features import user_profiles as build_user_profiles
-from .metrics import METRICS, bootstrap_ci, evaluate_topk
+from .metrics import METRICS, bootstrap_ci, codes_in, evaluate_topk
 from .protocol import STAGES, stage_data
 from .rerank import (
     FeatureTables,
@@ -90,7 +90,7 @@ def stage_candidates(
     n: int,
     *,
     stages: tuple[str, ...] = STAGES,
-    max_val_users: int | None = 50_000,
+    max_val_users: int | None = 20_000,
     seed: int = 42,
     chunk_size: int = 20_000,
     num_threads: int = 2,
@@ -102,7 +102,14 @@ def stage_candidates(
     at Last.fm-360K scale. Returns (table, info) with per-stage counts and, for val, recall@n
     (test recall is computed by ``evaluate``, the only reader of test labels).
     """
-    parts, info = [], {}
+    all_users = pd.Index(np.unique(splits["user"].to_numpy().astype(str)))
+    all_artists = pd.Index(
+        np.unique(np.concatenate([models[st].artists.astype(str) for st in stages]))
+        if stages
+        else np.zeros(0, dtype=str)
+    )
+    cols: dict[str, list[np.ndarray]] = {c: [] for c in ("stage", "user", "artist", "s", "r")}
+    info: dict[str, Any] = {}
     for stage in stages:
         sd = stage_data(splits, stage)
         users = sd.target_users
@@ -123,22 +130,28 @@ def stage_candidates(
             labels = sd.labels[sd.labels["user"].isin(users)]
             stage_info["recall"] = candidate_recall(cand, labels)
         info[stage] = stage_info
-        cand.attrs = {}
-        parts.append(cand.assign(stage=stage))
-    if not parts:
-        return pd.DataFrame(columns=["stage", "user", "artist", "als_score", "als_rank"]), info
-    users = _union_categories([p["user"] for p in parts])
-    artists = _union_categories([p["artist"] for p in parts])
-    for p in parts:
-        p["user"] = p["user"].cat.set_categories(users)
-        p["artist"] = p["artist"].cat.set_categories(artists)
-    out = pd.concat(parts, ignore_index=True)
-    out["stage"] = pd.Categorical(out["stage"], categories=list(STAGES))
-    return out[["stage", "user", "artist", "als_score", "als_rank"]], info
+        # Keep compact codes into the all-stage vocabularies; the stage frame is freed here.
+        cols["stage"].append(np.full(len(cand), STAGES.index(stage), dtype=np.int8))
+        cols["user"].append(codes_in(all_users, cand["user"]).astype(np.int32))
+        cols["artist"].append(codes_in(all_artists, cand["artist"]).astype(np.int32))
+        cols["s"].append(cand["als_score"].to_numpy())
+        cols["r"].append(cand["als_rank"].to_numpy())
+        del cand
 
+    def cat(name: str, dtype: type) -> np.ndarray:
+        arr = np.concatenate(cols.pop(name)) if cols[name] else np.zeros(0, dtype=dtype)
+        return arr.astype(dtype, copy=False)
 
-def _union_categories(columns: list[pd.Series]) -> pd.Index:
-    return pd.Index(np.unique(np.concatenate([c.cat.categories.to_numpy() for c in columns])))
+    out = pd.DataFrame(
+        {
+            "stage": pd.Categorical.from_codes(cat("stage", np.int8), categories=list(STAGES)),
+            "user": pd.Categorical.from_codes(cat("user", np.int32), categories=all_users),
+            "artist": pd.Categorical.from_codes(cat("artist", np.int32), categories=all_artists),
+            "als_score": cat("s", np.float32),
+            "als_rank": cat("r", np.int32),
+        }
+    )
+    return out, info
 
 
 def _stage(df: pd.DataFrame, stage: str) -> pd.DataFrame:
@@ -525,7 +538,13 @@ def recommend_new_listener(
         }
     )
     cands = cands[~cands["artist"].isin(plays.index)]
-    items = item_features.drop(columns="stage", errors="ignore")
+    # Item rows are independent (z-statistics are already applied), so only the seeds and the
+    # candidates are needed: keeps a web request fast at 160k artists.
+    needed = set(plays.index) | set(cands["artist"])
+    items = item_features[item_features["artist"].isin(needed)].drop(
+        columns="stage", errors="ignore"
+    )
+    items = items.reset_index(drop=True)
     if use_ranker and booster is not None and len(cands):
         history = pd.DataFrame(
             {"user": NEW_LISTENER, "artist": plays.index.to_numpy(), "plays": plays.to_numpy()}

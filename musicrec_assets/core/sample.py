@@ -51,6 +51,9 @@ Files
   ``31 Jan 2021`` (day zero-padded: ``01 Feb 2020``), Time ``23:36`` (UTC). The year runs from
   01 Feb 2020 to 31 Jan 2021. Rows are grouped by listener (in generation order, not sorted by name)
   and newest first inside a listener, as Last.fm exports them.
+* ``plays.parquet`` (only with ``listens="plays_table"`` or ``"both"``): the same scrobbles as a
+  Last.fm-360K-style play-count table, ``user, artist, plays`` (string, string, int64), one row per
+  listener and Last.fm spelling, grouped by listener like the log; no timestamps.
 * ``tracks.csv``: ``id,name,popularity,duration_ms,explicit,artists,id_artists,release_date,
   danceability,energy,key,loudness,mode,speechiness,acousticness,instrumentalness,liveness,valence,
   tempo,time_signature``; ``artists``/``id_artists`` are Python list reprs (``['Name']``, a name with an
@@ -99,6 +102,7 @@ artist per kind):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 from collections.abc import Iterator
@@ -110,8 +114,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 LASTFM_PATH = "lastfm/Last.fm_data.csv"
+PLAYS_PATH = "lastfm/plays.parquet"
 TRACKS_PATH = "spotify/tracks.csv"
 ARTISTS_PATH = "spotify/artists.csv"
 CONFIG_NAME = "musicrec.toml"
@@ -1320,8 +1326,13 @@ def _write_tracks(path: Path, art: Artists, trk: Tracks, rng: np.random.Generato
         _write_rows(sink, cols)
 
 
-def _write_lastfm(path: Path, world: SampleWorld) -> int:
-    """Stream the scrobble log block by block; returns the number of rows."""
+def _write_lastfm(path: Path | None, world: SampleWorld, plays_path: Path | None = None) -> int:
+    """Stream the scrobble log block by block; returns the number of scrobbles.
+
+    ``plays_path``: also (or, with ``path=None``, only) write the listens aggregated per listener
+    and Last.fm spelling as a ``plays_table`` Parquet (``user, artist, plays``), from the same
+    simulation pass.
+    """
     art, trk, lis = world.artists, world.tracks, world.listeners
     # Render each dictionary once; rows are then plain takes.
     users = _cells_text(pa.array(lis.name))
@@ -1331,27 +1342,81 @@ def _write_lastfm(path: Path, world: SampleWorld) -> int:
     days = [_YEAR_START + dt.timedelta(days=d) for d in range(_YEAR_DAYS)]
     day_text = pa.array([f"{d.day:02d} {_MONTHS[d.month - 1]} {d.year}" for d in days])
     clock = pa.array([f"{h:02d}:{mi:02d}" for h in range(24) for mi in range(60)])
+    plays = _PlaysWriter(plays_path, world) if plays_path is not None else None
     written = 0
-    with path.open("wb") as sink:
-        sink.write(_header(LASTFM_COLUMNS))
+    with path.open("wb") if path is not None else contextlib.nullcontext() as sink:
+        if sink is not None:
+            sink.write(_header(LASTFM_COLUMNS))
         for block in simulate(world):
             n = len(block["user"])
-            minute = block["minute"]
-            cols = [
-                pc.cast(pa.array(np.arange(written, written + n, dtype=np.int64)), pa.string()),
-                users.take(pa.array(block["user"])),
-                names.take(pa.array(block["name"])),
-                titles.take(pa.array(block["track"])),
-                albums.take(pa.array(block["track"])),
-                day_text.take(pa.array(minute // 1440)),
-                clock.take(pa.array(minute % 1440)),
-            ]
-            _write_rows(sink, cols, rendered=True)
+            if plays is not None:
+                plays.add(block)
+            if sink is not None:
+                minute = block["minute"]
+                cols = [
+                    pc.cast(pa.array(np.arange(written, written + n, dtype=np.int64)), pa.string()),
+                    users.take(pa.array(block["user"])),
+                    names.take(pa.array(block["name"])),
+                    titles.take(pa.array(block["track"])),
+                    albums.take(pa.array(block["track"])),
+                    day_text.take(pa.array(minute // 1440)),
+                    clock.take(pa.array(minute % 1440)),
+                ]
+                _write_rows(sink, cols, rendered=True)
             written += n
+    if plays is not None:
+        plays.close()
     return written
 
 
-def _config_text(seed: int, sizes: dict[str, int | None]) -> str:
+class _PlaysWriter:
+    """The listens as a play-count table (what Last.fm-360K ships): one row per listener and
+    Last.fm spelling with its number of scrobbles, rows in listener block order, written to
+    Parquet block by block (blocks hold whole listeners, so every row is final)."""
+
+    def __init__(self, path: Path, world: SampleWorld) -> None:
+        art = world.artists
+        self.users = pa.array(world.listeners.name).cast(pa.string())
+        self.names = pa.array(np.concatenate([art.lastfm_name, art.lastfm_alt])).cast(pa.string())
+        self.n_names = len(self.names)
+        self.schema = pa.schema(
+            [("user", pa.string()), ("artist", pa.string()), ("plays", pa.int64())]
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+        self.rows = 0
+
+    def add(self, block: dict[str, np.ndarray]) -> None:
+        key = block["user"].astype(np.int64) * self.n_names + block["name"]
+        keys, counts = np.unique(key, return_counts=True)
+        table = pa.table(
+            {
+                "user": self.users.take(pa.array(keys // self.n_names)),
+                "artist": self.names.take(pa.array(keys % self.n_names)),
+                "plays": pa.array(counts.astype(np.int64)),
+            },
+            schema=self.schema,
+        )
+        self.writer.write_table(table, row_group_size=1_000_000)
+        self.rows += len(table)
+
+    def close(self) -> None:
+        if self.rows == 0:  # keep a valid (empty) file
+            self.writer.write_table(self.schema.empty_table())
+        self.writer.close()
+
+
+LISTENS_OPTIONS: tuple[str, ...] = ("scrobbles", "plays_table", "both")
+
+
+def _listens_source(listens: str) -> str:
+    """The ``[sources.listens]`` keys: the scrobble log, or the play-count Parquet."""
+    if listens == "scrobbles":
+        return f'format = "lastfm_kaggle"\npath = "{LASTFM_PATH}"'
+    return f'format = "plays_table"\npath = "{PLAYS_PATH}"'
+
+
+def _config_text(seed: int, sizes: dict[str, int | None], listens: str = "scrobbles") -> str:
     """The sample's musicrec.toml (paths relative to it, artifacts under ``derived``)."""
     described = ", ".join(f"{k}={v}" for k, v in sizes.items() if v is not None)
     return f"""# musicrec config for the synthetic sample written by musicrec_assets.core.sample
@@ -1362,8 +1427,7 @@ seed = {seed}
 dir = "derived"
 
 [sources.listens]
-format = "lastfm_kaggle"
-path = "{LASTFM_PATH}"
+{_listens_source(listens)}
 
 [sources.tracks]
 format = "spotify_600k_tracks"
@@ -1384,6 +1448,7 @@ def generate_sample(
     scrobbles: int = 120_000,
     seed: int = 42,
     pairs: int | None = None,
+    listens: str = "scrobbles",
 ) -> Path:
     """Write lastfm/Last.fm_data.csv, spotify/tracks.csv, spotify/artists.csv and musicrec.toml; return the toml path.
 
@@ -1391,7 +1456,15 @@ def generate_sample(
     ``tracks`` the rows of tracks.csv, ``scrobbles`` the rows of the Last.fm log. ``pairs`` optionally
     sets the number of distinct listener-artist pairs to aim for (default: Heaps' law, see the module
     docstring); a few listeners may end slightly short if their taste cannot reach that many artists.
+
+    ``listens`` chooses the listening data, the way real data sets come: ``"scrobbles"`` (default)
+    the scrobble log above; ``"plays_table"`` instead of it ``lastfm/plays.parquet``, the same
+    scrobbles aggregated to ``user, artist, plays`` per listener and Last.fm spelling (the layout of
+    Last.fm-360K, no timestamps), with the toml's listens source ``format = "plays_table"``;
+    ``"both"`` writes both files and points the toml at the Parquet.
     """
+    if listens not in LISTENS_OPTIONS:
+        raise ValueError(f"listens must be one of {LISTENS_OPTIONS}, got {listens!r}")
     out = Path(out_dir)
     world = build_world(
         users=users, artists=artists, tracks=tracks, scrobbles=scrobbles, seed=seed, pairs=pairs
@@ -1401,7 +1474,11 @@ def generate_sample(
     write_rng = _rng(seed, "tracks", 1)
     _write_artists(out / ARTISTS_PATH, world.artists, write_rng)
     _write_tracks(out / TRACKS_PATH, world.artists, world.tracks, write_rng)
-    _write_lastfm(out / LASTFM_PATH, world)
+    _write_lastfm(
+        out / LASTFM_PATH if listens in ("scrobbles", "both") else None,
+        world,
+        out / PLAYS_PATH if listens in ("plays_table", "both") else None,
+    )
     toml = out / CONFIG_NAME
     sizes = {
         "users": users,
@@ -1410,5 +1487,5 @@ def generate_sample(
         "scrobbles": scrobbles,
         "pairs": pairs,
     }
-    toml.write_text(_config_text(seed, sizes), encoding="utf-8")
+    toml.write_text(_config_text(seed, sizes, listens), encoding="utf-8")
     return toml

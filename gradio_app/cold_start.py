@@ -1,0 +1,99 @@
+"""Recommendations for a listener the model has never seen, from a handful of seed artists.
+
+The page needs only ``artist, score`` rows; this adapter is the single place that turns the
+serving artifacts (the serve-stage ALS in ``als_model.npz``, ``reranker.txt``, the serve rows of
+``item_features.parquet``, the chosen blend in ``evaluation_report.json``) into a call of
+``musicrec_assets.core.recommend.recommend_new_listener``, the same path batch serving takes. If
+that core function cannot be imported the page says so instead of failing. Loaded models are
+cached against the artifact files' versions, like every other artifact.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from .store import ArtifactStore
+
+ColdStart = Callable[[ArtifactStore, list[str], int], pd.DataFrame]
+
+
+class ColdStartUnavailableError(RuntimeError):
+    """The cold-start recommender cannot run in this build (the message says why)."""
+
+
+def _core_function() -> Callable[..., pd.DataFrame]:
+    try:
+        module = importlib.import_module("musicrec_assets.core.recommend")
+    except ImportError as exc:
+        raise ColdStartUnavailableError(
+            "New-listener playlists are not available in this build yet: "
+            "musicrec_assets.core.recommend could not be imported."
+        ) from exc
+    fn = getattr(module, "recommend_new_listener", None)
+    if fn is None:
+        raise ColdStartUnavailableError(
+            "New-listener playlists are not available in this build yet: "
+            "musicrec_assets.core.recommend has no recommend_new_listener."
+        )
+    return fn
+
+
+def _models(store: ArtifactStore) -> dict[str, Any]:
+    """The serve-stage models and the chosen blend, loaded once per artifact version.
+
+    The reranker file is needed only when the evaluation chose to use the ranker (its gate
+    passed); otherwise serving is ALS alone and so is the cold start.
+    """
+    chosen = store.load("evaluation_report").get("chosen", {})
+    use_ranker = bool(chosen.get("use_ranker", True))
+
+    def build() -> dict[str, Any]:
+        from musicrec_assets.core.recommend import models_from_npz
+
+        booster = None
+        if use_ranker:
+            import lightgbm as lgb
+
+            booster = lgb.Booster(model_str=store.load("reranker"))
+        items = store.load("item_features")
+        if "stage" in items.columns:
+            items = items[items["stage"] == "serve"].drop(columns="stage")
+        return {
+            "serve_model": models_from_npz(store.load("als_model"))["serve"],
+            "booster": booster,
+            "item_features": items.reset_index(drop=True),
+            "alpha": float(chosen.get("blend_alpha", 0.0)),
+            "use_ranker": use_ranker,
+        }
+
+    sources = ["als_model", "item_features", "evaluation_report"]
+    if use_ranker:
+        sources.append("reranker")
+    return store.derived("cold_start_models", sources, build)
+
+
+def recommend_for_seeds(store: ArtifactStore, seeds: list[str], n: int) -> pd.DataFrame:
+    """Top ``n`` artists (``artist, score``) for a new listener who likes ``seeds``.
+
+    Seeds the model does not know are listed in ``attrs["unknown_seeds"]``. Raises
+    ColdStartUnavailableError when the core function is missing and ArtifactError when a
+    serving artifact has not been built.
+    """
+    recommend = _core_function()
+    models = _models(store)
+    recs = recommend(
+        seed_artists=list(seeds),
+        serve_model=models["serve_model"],
+        booster=models["booster"],
+        item_features=models["item_features"],
+        alpha=models["alpha"],
+        n=n,
+        use_ranker=models["use_ranker"],
+    )
+    out = recs[["artist", "score"]].reset_index(drop=True)
+    out.attrs["unknown_seeds"] = list(recs.attrs.get("unknown_seeds", []))
+    return out
