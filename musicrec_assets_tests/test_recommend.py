@@ -49,6 +49,18 @@ def test_report_follows_the_design_contract(run, world, tmp_path):
     assert set(rep["validation"]["gate"]) == {"reranked_ndcg", "als_ndcg", "passed"}
     assert len(rep["validation"]["alpha_sweep"]) == 11
     assert set(rep["candidate_recall"]) == {"val", "test"}
+    _, without_info = R.evaluate(
+        world.splits,
+        run["candidates"],
+        run["user_profiles"],
+        run["item_features"],
+        run["booster"],
+        run["choice"],
+        k=10,
+        bootstrap=50,
+        seed=42,
+    )
+    assert without_info["candidate_recall"] == rep["candidate_recall"]
     path = write_json(rep, tmp_path / "evaluation_report.json")
     assert json.loads(path.read_text())["systems"]["als"]["ndcg"] == rep["systems"]["als"]["ndcg"]
     md = R.report_markdown(rep)

@@ -421,6 +421,10 @@ def evaluate(
     eval_topk["score"] = eval_topk["score"].astype(np.float64)
 
     recall = {s: v["recall"] for s, v in (candidate_info or {}).items() if "recall" in v}
+    if "val" not in recall and (candidates["stage"] == "val").any():
+        val_cands, val = _stage(candidates, "val"), stage_data(splits, "val")
+        sampled = set(val_cands["user"].astype(str).unique())
+        recall["val"] = candidate_recall(val_cands, val.labels[val.labels["user"].isin(sampled)])
     recall["test"] = candidate_recall(cands, sd.labels)
     n = int(cands.groupby("user", observed=True).size().max()) if len(cands) else 0
     report = {
