@@ -327,9 +327,17 @@ def train_ranker(
     is_held = frame["user"].astype(str).isin(held_users).to_numpy()
     train, train_sizes, train_dropped = _groups(frame[~is_held])
     valid, valid_sizes, valid_dropped = _groups(frame[is_held])
-    if not len(train_sizes):
-        raise ValueError("no validation listener has a positive among its candidates")
-    model = lgb.LGBMRanker(**ranker_params(cfg, seed, num_threads))
+    params = ranker_params(cfg, seed, num_threads)
+    trainable = bool(len(train_sizes))
+    if not trainable:
+        # No listener has a validation artist among its candidates (tiny or very sparse data):
+        # there is nothing to learn. One tree on all-zero labels is a constant model, so the blend
+        # keeps the ALS order and the gate falls back to ALS; ``info["trainable"]`` says why.
+        train = frame.sort_values(["user", "als_rank"], kind="stable")
+        train_sizes = train.groupby("user", sort=False, observed=True).size().to_numpy()
+        valid_sizes = np.zeros(0, dtype=int)
+        params["n_estimators"] = 1
+    model = lgb.LGBMRanker(**params)
     x = train[list(features)].to_numpy(dtype=np.float32)
     kwargs: dict[str, Any] = {"eval_at": [cfg.eval_at]}
     if len(valid_sizes):
@@ -350,6 +358,7 @@ def train_ranker(
         float(model.best_score_["valid"][f"ndcg@{cfg.eval_at}"]) if len(valid_sizes) else None
     )
     info = {
+        "trainable": trainable,
         "best_iteration": best,
         "valid_ndcg_candidates": valid_ndcg,
         "eval_at": cfg.eval_at,
