@@ -17,18 +17,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-EXPECTED_ASSETS = {
-    "listens",
-    "spotify_tracks",
-    "spotify_artists",
-    "artist_vectors",
-    "artist_catalog",
-    "user_artist_plays",
-    "interaction_splits",
-}
+from musicrec_assets.core.artifacts import ARTIFACT_EXT
+
+EXPECTED_ASSETS = set(ARTIFACT_EXT)
 EXPECTED_SCHEDULES = {"daily_refresh"}
 EXPECTED_SENSORS = {"source_files_changed"}
-EXPECTED_GROUPS = {"ingest"}
+EXPECTED_GROUPS = {"ingest", "model", "evaluation", "playlist"}
 
 QUERY = """
 { repositoriesOrError { ... on RepositoryConnection { nodes {
