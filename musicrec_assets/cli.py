@@ -50,11 +50,26 @@ def materialize(config: str | None, select: str | None = None) -> int:
             tags={"musicrec/source": "cli"},
         )
     elapsed = time.perf_counter() - started
+    for check in result.get_asset_check_evaluations():
+        if not check.passed:
+            print(
+                f"musicrec: check {check.check_name} on {check.asset_key.to_user_string()} failed "
+                f"({check.severity.value.lower()}): {check.description}",
+                file=sys.stderr,
+            )
     if result.success:
         done = sorted(
             {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
         )
         print(f"musicrec: {len(done)} assets materialized in {elapsed:.1f} s (run {result.run_id})")
+        failed = [
+            c.check_name
+            for c in result.get_asset_check_evaluations()
+            if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR
+        ]
+        if failed:
+            print(f"musicrec: failed checks: {', '.join(failed)}", file=sys.stderr)
+            return 1
         return 0
     for event in result.get_step_failure_events():
         err = event.step_failure_data.error
@@ -62,13 +77,6 @@ def materialize(config: str | None, select: str | None = None) -> int:
             err = err.cause
         message = err.message.strip() if err else "unknown error"
         print(f"musicrec: step {event.step_key} failed: {message}", file=sys.stderr)
-    for check in result.get_asset_check_evaluations():
-        if not check.passed:
-            print(
-                f"musicrec: check {check.check_name} on {check.asset_key.to_user_string()} failed: "
-                f"{check.description}",
-                file=sys.stderr,
-            )
     print(f"musicrec: run {result.run_id} failed after {elapsed:.1f} s", file=sys.stderr)
     return 1
 

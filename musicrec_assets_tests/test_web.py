@@ -363,3 +363,32 @@ def test_page_on_real_model_artifacts(tmp_path: Path) -> None:
     assert not set(fresh.playlist["artist"]) & set(seeds[:3])
     evaluation = page.model_report()[1]
     assert evaluation["system"].tolist() == list(recommend.SYSTEMS)
+
+
+def test_twenty_concurrent_clients_get_the_sequential_answers(client: Client) -> None:
+    """20 clients building at once each get exactly what a lone client gets (no mixed state)."""
+    cases = [(u, c) for u in ("alice", "bob", "carol", "dave") for c in ("workout", "chill")]
+    expected = {case: table_frame(build(client, *case)[1]) for case in cases}
+    url = client.src
+    results: dict[int, tuple] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(20)
+
+    def run(i: int) -> None:
+        try:
+            own = Client(url, verbose=False)
+            start.wait()
+            case = cases[i % len(cases)]
+            results[i] = (case, table_frame(build(own, *case)[1]))
+        except BaseException as exc:  # collected for the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert len(results) == 20
+    for case, got in results.values():
+        pd.testing.assert_frame_equal(got, expected[case])

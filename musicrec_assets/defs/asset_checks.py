@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from musicrec_assets.core.schema import (
@@ -102,6 +103,12 @@ def _splits_cover_plays(df: pd.DataFrame, others: dict[str, pd.DataFrame]) -> li
     extra = int((merged["_merge"] == "left_only").sum())
     if lost or extra:
         problems.append(f"splits do not cover the plays: {lost} pairs missing, {extra} unknown")
+    if not {"val", "test"} <= set(df["split"]):
+        problems.append(
+            "no listener has validation and test artists (each needs at least [split] "
+            "min_artists artists): the models cannot be validated or evaluated; lower "
+            "min_artists or add listening data"
+        )
     held = set(df.loc[df["split"] != "train", "user"])
     trained = set(df.loc[df["split"] == "train", "user"])
     if held - trained:
@@ -210,4 +217,62 @@ def reranker_beats_als(validation: dict):
         description=f"validation NDCG@{validation.get('k', 10)}: reranked {reranked:.4f} vs "
         f"ALS {als:.4f}; {verdict}",
         metadata=meta,
+    )
+
+
+@dg.multi_asset_check(
+    name="playlists_valid",
+    specs=[
+        dg.AssetCheckSpec(
+            "playlists_valid",
+            asset="playlists",
+            additional_deps=["reranked_topk", "artist_tracks"],
+            description="Every track belongs to one of the listener's recommended artists by "
+            "Spotify id (no name collisions), the per-artist cap holds, and the listed parts add "
+            "up to the final score.",
+        )
+    ],
+    ins={
+        "playlists": dg.AssetIn("playlists"),
+        "recs": dg.AssetIn("reranked_topk"),
+        "tracks": dg.AssetIn("artist_tracks"),
+    },
+)
+def playlists_valid(
+    musicrec: MusicrecConfig, playlists: pd.DataFrame, recs: pd.DataFrame, tracks: pd.DataFrame
+):
+    cap = musicrec.load().playlist.per_artist_cap
+    if playlists.empty:
+        yield dg.AssetCheckResult(
+            passed=False,
+            description="no playlist could be built: none of the recommended artists has tracks "
+            "matched by Spotify id (see artist_catalog's match coverage and artist_tracks)",
+            metadata={"tracks": 0},
+        )
+        return
+    problems = []
+    recommended = playlists[["user", "artist"]].merge(
+        recs[["user", "artist"]].drop_duplicates(), how="left", indicator=True
+    )
+    stray = int((recommended["_merge"] == "left_only").sum())
+    if stray:
+        problems.append(f"{stray} tracks of artists not recommended to that listener")
+    credited = playlists[["artist", "track_id"]].merge(
+        tracks[["artist", "track_id"]].drop_duplicates(), how="left", indicator=True
+    )
+    foreign = int((credited["_merge"] == "left_only").sum())
+    if foreign:
+        problems.append(f"{foreign} tracks not credited to their artist's Spotify id")
+    per_artist = playlists.groupby(["user", "context", "artist"]).size()
+    over = int((per_artist > cap).sum())
+    if over:
+        problems.append(f"{over} playlists exceed {cap} tracks per artist")
+    parts = playlists[["base_part", "tempo_part", "valence_part"]].sum(axis=1)
+    off = int((~np.isclose(parts, playlists["final"], atol=1e-9)).sum())
+    if off:
+        problems.append(f"{off} rows whose parts do not add up to the final score")
+    yield dg.AssetCheckResult(
+        passed=not problems,
+        description="; ".join(problems) or f"{len(playlists)} tracks checked",
+        metadata={"tracks": len(playlists), "max_tracks_per_artist": int(per_artist.max() or 0)},
     )
