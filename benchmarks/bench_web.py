@@ -6,7 +6,8 @@
    clients started together, each making ``--requests`` calls to ``/make_playlist``; p50/p95
    latency and throughput.
 
-Run: ``uv run python benchmarks/bench_web.py [--users 2000 --artists 3000 ...]``
+Run: ``uv run python benchmarks/bench_web.py [--users 2000 --artists 3000 ...]`` or, on
+materialized artifacts, ``uv run python benchmarks/bench_web.py --storage .musicrec/sample/derived``
 """
 
 from __future__ import annotations
@@ -137,7 +138,20 @@ def main() -> None:
     parser.add_argument("--builds", type=int, default=50)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument(
+        "--storage", type=Path, help="materialized artifacts to use instead of the fake set"
+    )
     args = parser.parse_args()
+    n_users = max(args.builds, args.clients * args.requests)
+    if args.storage:
+        import pandas as pd
+
+        recs = pd.read_parquet(args.storage / "reranked_topk.parquet", columns=["user"])
+        users = sorted(recs["user"].unique())[:n_users]
+        print(f"artifacts in {args.storage}: {recs['user'].nunique()} listeners")
+        in_process(args.storage, users, args.builds)
+        served(args.storage, users, args.clients, args.requests)
+        return
     with tempfile.TemporaryDirectory(prefix="musicrec-bench-") as tmp:
         storage = Path(tmp)
         t0 = time.perf_counter()
@@ -154,7 +168,7 @@ def main() -> None:
             f"{args.artists * args.tracks_per_artist} tracks, top-{args.topk} recs "
             f"({time.perf_counter() - t0:.1f} s to write)"
         )
-        users = fake.users[: max(args.builds, args.clients * args.requests)]
+        users = fake.users[:n_users]
         in_process(storage, users, args.builds)
         served(storage, users, args.clients, args.requests)
 

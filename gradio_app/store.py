@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from musicrec_assets.core.artifacts import artifact_path
+from musicrec_assets.core.playlist import PLAYLIST_COLUMNS
 
 # Parquet artifacts the page reads: (required, optional) columns. Reading only these keeps memory
 # and reload time down; a missing required column is reported like a missing file.
@@ -34,6 +35,7 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("artist_id", "tempo", "valence"),
         ("energy", "danceability", "acousticness", "genres", "genre_shares", "top_genres"),
     ),
+    "playlists": (("user", "context", *PLAYLIST_COLUMNS), ()),
     "artist_tracks": (
         ("artist", "track_id", "track_name", "title_key", "popularity", "tempo", "valence"),
         ("track_rank",),

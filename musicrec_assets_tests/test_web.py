@@ -24,7 +24,12 @@ from gradio_app.service import TABLE_COLUMNS, PlaylistPage
 from gradio_app.store import ArtifactStore, MissingArtifactError
 from musicrec_assets.core.artifacts import read_parquet, write_parquet
 from musicrec_assets.core.config import PlaylistConfig
-from musicrec_assets.core.playlist import artist_profiles, artist_tracks, build_playlist
+from musicrec_assets.core.playlist import (
+    artist_profiles,
+    artist_tracks,
+    build_playlist,
+    build_playlists,
+)
 from musicrec_assets_tests.web_data import HOSTILE_ARTIST, HOSTILE_USER, write_fake_artifacts
 
 HEADERS = list(TABLE_COLUMNS.values())
@@ -392,3 +397,34 @@ def test_twenty_concurrent_clients_get_the_sequential_answers(client: Client) ->
     assert len(results) == 20
     for case, got in results.values():
         pd.testing.assert_frame_equal(got, expected[case])
+
+
+def test_default_settings_serve_the_playlists_asset_unchanged(
+    storage: Path, tmp_path: Path
+) -> None:
+    """A default request reads the batch asset; it must equal what the page would compute."""
+    own = tmp_path / "p"
+    shutil.copytree(storage, own)
+    cfg = PlaylistConfig()
+    page = PlaylistPage(ArtifactStore(own), cfg)
+    computed = page.make_playlist("bob", "chill").playlist  # no playlists.parquet yet
+    recs = read_parquet(own / "reranked_topk.parquet")
+    history = read_parquet(own / "interaction_splits.parquet")
+    profiles = artist_profiles(
+        read_parquet(own / "artist_catalog.parquet"), read_parquet(own / "artist_vectors.parquet")
+    )
+    batch = build_playlists(
+        recs, history, profiles, read_parquet(own / "artist_tracks.parquet"), cfg
+    )
+    write_parquet(batch, own / "playlists.parquet")
+    stored = page.make_playlist("bob", "chill").playlist
+    pd.testing.assert_frame_equal(stored, computed, check_dtype=False)
+    batch.loc[batch["user"] == "bob", "reason"] = "from the asset"
+    write_parquet(batch, own / "playlists.parquet")
+    assert (page.make_playlist("bob", "chill").playlist["reason"] == "from the asset").all()
+    assert (
+        page.make_playlist("bob", "chill", length=7)
+        .playlist["reason"]
+        .str.startswith("Because")
+        .all()
+    )  # other settings are built on the spot
