@@ -22,7 +22,7 @@ from musicrec_assets.core.config import ALSConfig
 from musicrec_assets.core.protocol import stage_data
 from musicrec_assets_tests.model_data import make_world
 
-CFG = ALSConfig(factors=8, iterations=6)
+CFG = ALSConfig(factors=8, iterations=6, weighting="bm25")
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_negative_bm25_weights_are_floored_not_dislikes():
     # one listener of every artist: idf = ln(N) - ln(1 + N) < 0 for them.
     rows = [("fan", f"a{j}", 3) for j in range(6)] + [(f"u{j}", f"a{j}", 2) for j in range(6)]
     df = pd.DataFrame(rows, columns=["user", "artist", "plays"])
-    model = fit_als(df, ALSConfig(factors=4, iterations=3), 0)
+    model = fit_als(df, ALSConfig(factors=4, iterations=3, weighting="bm25"), 0)
     assert model.info["weights_floored"] == 6
 
 

@@ -56,14 +56,17 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class ALSConfig:
+    """Defaults chosen on validation NDCG@10 only (benchmarks/tune_als.py over the sample, a 1M
+    sample and the Audioscrobbler data): log1p weights, low confidence, strong regularisation."""
+
     factors: int = 64
-    regularization: float = 0.05
-    alpha: float = 10.0
+    regularization: float = 10.0
+    alpha: float = 0.5
     iterations: int = 20
-    weighting: str = "bm25"  # bm25 | log1p | none
+    weighting: str = "log1p"  # bm25 | log1p | none
     bm25_k1: float = 100.0
     bm25_b: float = 0.8
-    cosine: bool = True
+    cosine: bool = False
     pop_blend: float = 0.0
     min_user_artists: int = 1  # k-core filter on the train matrix
     min_artist_listeners: int = 1
@@ -72,6 +75,7 @@ class ALSConfig:
 @dataclass(frozen=True)
 class CandidatesConfig:
     n: int = 200
+    max_val_users: int = 50_000  # validation listeners sampled (seeded) to train the reranker
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class EvaluationConfig:
     k: int = 10
     bootstrap: int = 1000
     topk: int = 50  # rows per listener kept in reranked_topk (serving)
+    itemknn: str = "bm25"  # the ItemKNN baseline: implicit's "bm25" or "cosine" recommender
 
 
 @dataclass(frozen=True)

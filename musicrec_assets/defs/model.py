@@ -51,7 +51,12 @@ def als_candidates(
     cfg = musicrec.load()
     models = recommend.models_from_npz(als_model)
     df, info = recommend.stage_candidates(
-        interaction_splits, models, cfg.candidates.n, seed=cfg.seed, num_threads=THREADS
+        interaction_splits,
+        models,
+        cfg.candidates.n,
+        max_val_users=cfg.candidates.max_val_users,
+        seed=cfg.seed,
+        num_threads=THREADS,
     )
     meta: dict[str, Any] = {"n": cfg.candidates.n, **preview(df)}
     for stage, s in info.items():
@@ -245,6 +250,7 @@ def evaluation(
         bootstrap=cfg.evaluation.bootstrap,
         seed=cfg.seed,
         validation={"reranker": reranker_validation["training"]},
+        itemknn_kind=cfg.evaluation.itemknn,
         num_threads=THREADS,
     )
     yield dg.Output(topk, output_name="evaluation_topk", metadata=preview(topk))
