@@ -116,6 +116,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .schema import AUDIO_FEATURES
+
 LASTFM_PATH = "lastfm/Last.fm_data.csv"
 PLAYS_PATH = "lastfm/plays.parquet"
 TRACKS_PATH = "spotify/tracks.csv"
@@ -511,20 +513,8 @@ class SampleWorld:
     listeners: Listeners
 
 
-_AUDIO_COLUMNS = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "time_signature",
-)
+# Audio cells that can be blank in tracks.csv (duration is always known).
+_AUDIO_COLUMNS = tuple(c for c in AUDIO_FEATURES if c != "duration_ms")
 
 
 def mess_quantities(artists: int = 600, tracks: int = 6000) -> dict[str, int]:
