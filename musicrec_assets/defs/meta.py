@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 
@@ -47,14 +49,18 @@ def counts_metadata(counts: Any) -> dict[str, Any]:
     return out
 
 
+def _cell(value: Any) -> Any:
+    """A table cell as plain text: lists joined, HTML and table pipes escaped."""
+    if isinstance(value, list | tuple | np.ndarray):
+        value = ", ".join(map(str, value))
+    if isinstance(value, str):
+        return html.escape(value).replace("|", "\\|")
+    return value
+
+
 def preview(df: pd.DataFrame, n: int = 10) -> dict[str, Any]:
-    """Row count and a markdown preview of the first rows (names shown as text)."""
-    head = df.head(n).copy()
-    for col in head.columns:
-        if head[col].dtype == object:
-            head[col] = head[col].map(
-                lambda v: v if isinstance(v, str) else repr(v) if isinstance(v, list) else v
-            )
+    """Row count and a markdown preview of the first rows (names from the data shown as text)."""
+    head = df.head(n).astype(object).map(_cell)
     return {
         "dagster/row_count": dg.MetadataValue.int(len(df)),
         "preview": dg.MetadataValue.md(head.to_markdown(index=False) if len(head) else "(empty)"),
