@@ -51,7 +51,10 @@ def explode_lists(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def list_column(rows: np.ndarray, values: np.ndarray, n_rows: int, pa_type: pa.DataType) -> list:
     """Inverse of ``explode_lists`` for row-sorted input: one array per row (empty if none)."""
     offsets = np.r_[0, np.cumsum(np.bincount(rows, minlength=n_rows))].astype(np.int64)
-    arr = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa_type))
+    flat = pa.array(values, type=pa_type)
+    if isinstance(flat, pa.ChunkedArray):  # pyarrow splits very large inputs into chunks
+        flat = flat.combine_chunks()
+    arr = pa.LargeListArray.from_arrays(pa.array(offsets), flat)
     return arr.to_pandas()
 
 
@@ -207,7 +210,7 @@ def user_profiles(
     rank = np.arange(len(r)) - start[r]
     keep = rank < n_genres
     names = vocab.to_numpy()[c[keep]].astype(str)
-    out["genres"] = list_column(r[keep], names, n_users, pa.string())
+    out["genres"] = list_column(r[keep], names, n_users, pa.large_string())
     out["genre_shares"] = list_column(r[keep], v[keep], n_users, pa.float64())
     out["top_genres"] = join_top(r[keep], rank[keep], names, n_users, n_top)
     return out
