@@ -266,22 +266,12 @@ def _threads() -> int:
 
 
 def als_train_matrix(fit: Any, cfg: Any) -> tuple[Any, dict[str, int]]:
-    """The weighted users x artists matrix ``fit_als`` trains on (same steps, same order)."""
-    import numpy as np
-    import scipy.sparse as sp
+    """The weighted users x artists matrix ``fit_als`` trains on (the same function builds it)."""
+    from musicrec_assets.core.als import train_matrix
 
-    from musicrec_assets.core.als import _weight_matrix, kcore_mask
-
-    _, u = np.unique(fit["user"].to_numpy().astype(str), return_inverse=True)
-    _, i = np.unique(fit["artist"].to_numpy().astype(str), return_inverse=True)
-    keep, _ = kcore_mask(u, i, cfg.min_user_artists, cfg.min_artist_listeners)
-    users, u = np.unique(u[keep], return_inverse=True)
-    items, i = np.unique(i[keep], return_inverse=True)
-    plays = fit["plays"].to_numpy(dtype=np.float64)[keep]
-    matrix = sp.csr_matrix((plays, (u, i)), shape=(len(users), len(items)))
-    matrix.sum_duplicates()
-    weighted, _, _ = _weight_matrix(matrix, cfg)
-    return weighted, {"users": len(users), "artists": len(items), "nnz": int(weighted.nnz)}
+    tm = train_matrix(fit, cfg)
+    info = {"users": len(tm.users), "artists": len(tm.artists), "nnz": int(tm.weighted.nnz)}
+    return tm.weighted, info
 
 
 def child_bare_als(spec: dict[str, Any]) -> dict[str, Any]:
@@ -440,7 +430,8 @@ class Runner:
         self.config = config
         self.mem_limit = mem_limit
         self.n = 0
-        (work / "logs").mkdir(parents=True, exist_ok=True)
+        self.logs = work / "logs" / time.strftime("%Y%m%d-%H%M%S")  # one folder per invocation
+        self.logs.mkdir(parents=True, exist_ok=True)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -457,7 +448,7 @@ class Runner:
         import psutil
 
         self.n += 1
-        log = self.work / "logs" / f"{self.n:02d}_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}"
+        log = self.logs / f"{self.n:02d}_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}"
         load_before = os.getloadavg()
         with open(log.with_suffix(".out"), "w") as out, open(log.with_suffix(".err"), "w") as err:
             spawned = time.time()
@@ -501,7 +492,7 @@ class Runner:
     def child(self, mode: str, spec: dict[str, Any], timeout: float, name: str = "") -> dict:
         """A ``--child`` run; its own result merged into the process figures."""
         name = name or mode
-        spec_path = self.work / "logs" / f"spec_{self.n + 1:02d}_{mode}.json"
+        spec_path = self.logs / f"spec_{self.n + 1:02d}_{mode}.json"
         result_path = spec_path.with_name(spec_path.name.replace("spec_", "result_"))
         result_path.unlink(missing_ok=True)
         spec = {**spec, "result": str(result_path)}

@@ -197,14 +197,20 @@ def _als_object(
     )
 
 
-def fit_als(
-    interactions: pd.DataFrame, cfg: ALSConfig, seed: int, *, num_threads: int = 2
-) -> ALSModel:
-    """Fit ALS on one stage's (user, artist, plays) rows; ids sorted and re-indexed after k-core.
+@dataclass(frozen=True)
+class TrainMatrix:
+    """A stage's listener × artist matrix as ALS fits it (after k-core, re-indexed, weighted)."""
 
-    Confidence = ``cfg.alpha`` × weight (implicit multiplies by its ``alpha``), so fold-in through
-    ``recalculate_user`` applies the same scale.
-    """
+    matrix: sp.csr_matrix  # raw plays
+    weighted: sp.csr_matrix  # what implicit fits (weights; confidence = alpha × weight)
+    users: np.ndarray  # listener keys of the rows
+    artists: np.ndarray  # artist keys of the columns
+    bm25_length_norm: np.ndarray
+    info: dict[str, float]
+
+
+def train_matrix(interactions: pd.DataFrame, cfg: ALSConfig) -> TrainMatrix:
+    """Build the matrix ALS fits: ids sorted, k-core filtered, re-indexed, then weighted."""
     users_all, u = np.unique(interactions["user"].to_numpy().astype(str), return_inverse=True)
     items_all, i = np.unique(interactions["artist"].to_numpy().astype(str), return_inverse=True)
     keep, rounds = kcore_mask(u, i, cfg.min_user_artists, cfg.min_artist_listeners)
@@ -214,16 +220,6 @@ def fit_als(
     matrix = sp.csr_matrix((plays, (u, i)), shape=(len(users), len(items)))
     matrix.sum_duplicates()
     weighted, norm, floored = _weight_matrix(matrix, cfg)
-
-    als = _implicit(cfg.factors, cfg.regularization, cfg.alpha, seed, num_threads)
-    als.iterations = cfg.iterations
-    if matrix.nnz:
-        with threadpool_limits(1, "blas"):
-            als.fit(weighted, show_progress=False)
-        uf, itf = np.asarray(als.user_factors), np.asarray(als.item_factors)
-    else:
-        uf = np.zeros((0, cfg.factors), np.float32)
-        itf = np.zeros((0, cfg.factors), np.float32)
     info = {
         "pairs_in": float(len(interactions)),
         "pairs_fit": float(matrix.nnz),
@@ -236,14 +232,43 @@ def fit_als(
         "kcore_rounds": float(rounds),
         "weights_floored": float(floored),
     }
+    return TrainMatrix(
+        matrix,
+        weighted,
+        users_all[users].astype(object),
+        items_all[items].astype(object),
+        norm,
+        info,
+    )
+
+
+def fit_als(
+    interactions: pd.DataFrame, cfg: ALSConfig, seed: int, *, num_threads: int = 2
+) -> ALSModel:
+    """Fit ALS on one stage's (user, artist, plays) rows; ids sorted and re-indexed after k-core.
+
+    Confidence = ``cfg.alpha`` × weight (implicit multiplies by its ``alpha``), so fold-in through
+    ``recalculate_user`` applies the same scale.
+    """
+    tm = train_matrix(interactions, cfg)
+    matrix, weighted = tm.matrix, tm.weighted
+    als = _implicit(cfg.factors, cfg.regularization, cfg.alpha, seed, num_threads)
+    als.iterations = cfg.iterations
+    if matrix.nnz:
+        with threadpool_limits(1, "blas"):
+            als.fit(weighted, show_progress=False)
+        uf, itf = np.asarray(als.user_factors), np.asarray(als.item_factors)
+    else:
+        uf = np.zeros((0, cfg.factors), np.float32)
+        itf = np.zeros((0, cfg.factors), np.float32)
     return ALSModel(
         user_factors=uf.astype(np.float32),
         item_factors=itf.astype(np.float32),
-        users=users_all[users].astype(object),
-        artists=items_all[items].astype(object),
+        users=tm.users,
+        artists=tm.artists,
         item_plays=np.asarray(matrix.sum(axis=0)).ravel(),
         item_listeners=np.diff(matrix.tocsc().indptr).astype(np.int64),
-        bm25_length_norm=norm,
+        bm25_length_norm=tm.bm25_length_norm,
         weighting=cfg.weighting,
         bm25_k1=cfg.bm25_k1,
         bm25_b=cfg.bm25_b,
@@ -251,7 +276,7 @@ def fit_als(
         regularization=cfg.regularization,
         cosine=cfg.cosine,
         pop_blend=float(np.clip(cfg.pop_blend, 0.0, 1.0)),
-        info=info,
+        info=tm.info,
     )
 
 
