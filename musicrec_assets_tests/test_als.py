@@ -143,3 +143,33 @@ def test_all_weightings_fit(fit, weighting):
     model = fit_als(fit, ALSConfig(factors=4, iterations=2, weighting=weighting), 0)
     assert model.item_factors.dtype == np.float32
     assert np.isfinite(model.item_factors).all()
+
+
+def test_warm_start_copies_the_previous_vectors_by_key(fit):
+    cold = fit_als(fit, CFG, 7)
+    # A later stage with one extra listener and the rows in another order: vectors must follow
+    # the keys, the new listener gets a fresh random start.
+    extra = pd.DataFrame({"user": ["zz new"], "artist": [fit["artist"].iloc[0]], "plays": [3]})
+    later = pd.concat([extra, fit.iloc[::-1]], ignore_index=True)
+    cfg = ALSConfig(factors=8, iterations=6, weighting="bm25", warm_iterations=0)
+    warm = fit_als(later, cfg, 7, warm_start=cold)
+    assert warm.info["warm_started"] == 1.0 and warm.info["iterations"] == 0.0
+    rows = warm.user_index(cold.users)
+    np.testing.assert_array_equal(warm.user_factors[rows], cold.user_factors)
+    np.testing.assert_array_equal(warm.item_factors, cold.item_factors)
+    new = warm.user_factors[warm.user_index(["zz new"])[0]]
+    assert np.all((new >= 0) & (new < 0.01)) and np.any(new != 0)
+
+
+def test_warm_start_converges_like_a_cold_fit(world):
+    train = stage_data(world.splits, "val").fit
+    full = stage_data(world.splits, "test").fit
+    cfg = ALSConfig(factors=8, iterations=15, weighting="bm25", warm_iterations=5)
+    cold = fit_als(full, cfg, 2)
+    warm = fit_als(full, cfg, 2, warm_start=fit_als(train, cfg, 2))
+    assert warm.info["iterations"] == 5.0 and cold.info["iterations"] == 15.0
+    # Same rows get nearly the same scores: compare each listener's top-10 artists.
+    a, b = score(cold, cold.user_factors), score(warm, warm.user_factors)
+    top_a, top_b = np.argsort(-a, axis=1)[:, :10], np.argsort(-b, axis=1)[:, :10]
+    overlap = np.mean([len(set(x) & set(y)) / 10 for x, y in zip(top_a, top_b, strict=True)])
+    assert overlap > 0.7

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from musicrec_assets.core.errors import InputError
+from musicrec_assets.core.ids import as_sorted_categorical
 from musicrec_assets.core.protocol import FIT_SPLITS, stage_data
 from musicrec_assets.core.recommend import _stage
 from musicrec_assets.core.rerank import booster_to_text
@@ -43,7 +44,7 @@ def test_stage_fit_rows_targets_and_labels(world):
 
 
 def test_bad_split_tables_are_input_errors(world):
-    s = world.splits.copy()
+    s = world.splits.astype({"split": str})  # as a split table written by another tool
     s.loc[3, "split"] = "holdout"
     with pytest.raises(InputError, match="row 5"):
         stage_data(s, "val")
@@ -56,10 +57,12 @@ def test_bad_split_tables_are_input_errors(world):
 
 def _mutate_test_rows(splits):
     """Change every test row (plays and artist) but keep the listeners that have test rows."""
-    s = splits.copy()
+    s = splits.astype({"artist": str})
     is_test = (s["split"] == "test").to_numpy()
     s.loc[is_test, "plays"] = s.loc[is_test, "plays"] * 7 + 3
     s.loc[is_test, "artist"] = [f"Leak {i}" for i in range(int(is_test.sum()))]
+    # Encoded as split_interactions writes it: the leaked names join the sorted vocabulary.
+    s["artist"] = as_sorted_categorical(s["artist"])
     return s
 
 

@@ -20,6 +20,7 @@ from implicit.nearest_neighbours import bm25_weight
 from threadpoolctl import threadpool_limits
 
 from .config import ALSConfig
+from .ids import factorize_sorted
 
 _EPS = 1e-12
 _PARAMS = ("weighting", "bm25_k1", "bm25_b", "alpha", "regularization", "cosine", "pop_blend")
@@ -209,13 +210,19 @@ class TrainMatrix:
     info: dict[str, float]
 
 
+def _compact(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(new codes, kept old codes): re-index ``codes`` to 0..m-1 keeping their order."""
+    present = np.bincount(codes, minlength=n) > 0
+    return (np.cumsum(present) - 1)[codes], np.flatnonzero(present)
+
+
 def train_matrix(interactions: pd.DataFrame, cfg: ALSConfig) -> TrainMatrix:
     """Build the matrix ALS fits: ids sorted, k-core filtered, re-indexed, then weighted."""
-    users_all, u = np.unique(interactions["user"].to_numpy().astype(str), return_inverse=True)
-    items_all, i = np.unique(interactions["artist"].to_numpy().astype(str), return_inverse=True)
+    u, users_all = factorize_sorted(interactions["user"])
+    i, items_all = factorize_sorted(interactions["artist"])
     keep, rounds = kcore_mask(u, i, cfg.min_user_artists, cfg.min_artist_listeners)
-    users, u = np.unique(u[keep], return_inverse=True)
-    items, i = np.unique(i[keep], return_inverse=True)
+    u, users = _compact(u[keep], len(users_all))
+    i, items = _compact(i[keep], len(items_all))
     plays = interactions["plays"].to_numpy(dtype=np.float64)[keep]
     matrix = sp.csr_matrix((plays, (u, i)), shape=(len(users), len(items)))
     matrix.sum_duplicates()
@@ -232,35 +239,58 @@ def train_matrix(interactions: pd.DataFrame, cfg: ALSConfig) -> TrainMatrix:
         "kcore_rounds": float(rounds),
         "weights_floored": float(floored),
     }
-    return TrainMatrix(
-        matrix,
-        weighted,
-        users_all[users].astype(object),
-        items_all[items].astype(object),
-        norm,
-        info,
-    )
+    return TrainMatrix(matrix, weighted, users_all[users], items_all[items], norm, info)
+
+
+def initial_factors(
+    keys: np.ndarray, factors: int, seed: int, warm: tuple[np.ndarray, np.ndarray] | None
+) -> np.ndarray:
+    """implicit's own initialisation (uniform × 0.01, seeded), with the rows of keys that a
+    previous model knows (``warm`` = (keys, factors)) copied from it."""
+    out = np.random.default_rng(seed).random((len(keys), factors), dtype=np.float32) * 0.01
+    if warm is not None and len(keys):
+        prev_keys, prev = warm
+        pos = pd.Index(prev_keys).get_indexer(pd.Index(keys))
+        out[pos >= 0] = prev[pos[pos >= 0]]
+    return out
 
 
 def fit_als(
-    interactions: pd.DataFrame, cfg: ALSConfig, seed: int, *, num_threads: int = 2
+    interactions: pd.DataFrame,
+    cfg: ALSConfig,
+    seed: int,
+    *,
+    num_threads: int = 2,
+    warm_start: ALSModel | None = None,
 ) -> ALSModel:
     """Fit ALS on one stage's (user, artist, plays) rows; ids sorted and re-indexed after k-core.
 
     Confidence = ``cfg.alpha`` × weight (implicit multiplies by its ``alpha``), so fold-in through
-    ``recalculate_user`` applies the same scale.
+    ``recalculate_user`` applies the same scale. With ``warm_start`` (the previous stage's model,
+    fitted on a subset of these rows) the factors start from its vectors and only
+    ``cfg.warm_iterations`` sweeps run: the stages differ by a tenth of the pairs, so a few
+    sweeps reach the loss that 20 cold ones do (benchmarks/tune_als.py ``--warm``).
     """
     tm = train_matrix(interactions, cfg)
     matrix, weighted = tm.matrix, tm.weighted
     als = _implicit(cfg.factors, cfg.regularization, cfg.alpha, seed, num_threads)
     als.iterations = cfg.iterations
+    info = dict(tm.info)
     if matrix.nnz:
+        if warm_start is not None and warm_start.factors == cfg.factors:
+            users = (warm_start.users, warm_start.user_factors)
+            items = (warm_start.artists, warm_start.item_factors)
+            als.user_factors = initial_factors(tm.users, cfg.factors, seed, users)
+            als.item_factors = initial_factors(tm.artists, cfg.factors, seed + 1, items)
+            als.iterations = cfg.warm_iterations
         with threadpool_limits(1, "blas"):
             als.fit(weighted, show_progress=False)
         uf, itf = np.asarray(als.user_factors), np.asarray(als.item_factors)
     else:
         uf = np.zeros((0, cfg.factors), np.float32)
         itf = np.zeros((0, cfg.factors), np.float32)
+    info["iterations"] = float(als.iterations)
+    info["warm_started"] = float(warm_start is not None and bool(matrix.nnz))
     return ALSModel(
         user_factors=uf.astype(np.float32),
         item_factors=itf.astype(np.float32),
@@ -276,7 +306,7 @@ def fit_als(
         regularization=cfg.regularization,
         cosine=cfg.cosine,
         pop_blend=float(np.clip(cfg.pop_blend, 0.0, 1.0)),
-        info=tm.info,
+        info=info,
     )
 
 
@@ -333,9 +363,24 @@ def fold_in_rows(
     factors) with the fit's own weighting and alpha; artists unknown to the model are ignored and
     a row with none known stays all-zero (scored by popularity, see ``scoring_factors``).
     """
-    item = model.artist_index(artists)
-    ok = item >= 0
-    rows, item, plays = np.asarray(rows)[ok], item[ok], np.asarray(plays, dtype=np.float64)[ok]
+    return fold_in_codes(
+        model, rows, model.artist_index(artists), plays, n_rows, num_threads=num_threads
+    )
+
+
+def fold_in_codes(
+    model: ALSModel,
+    rows: np.ndarray,
+    items: np.ndarray,
+    plays: np.ndarray,
+    n_rows: int,
+    *,
+    num_threads: int = 2,
+) -> np.ndarray:
+    """``fold_in_rows`` with artists given as rows of ``item_factors`` (-1: unknown, ignored)."""
+    ok = np.asarray(items) >= 0
+    rows, item = np.asarray(rows)[ok], np.asarray(items)[ok]
+    plays = np.asarray(plays, dtype=np.float64)[ok]
     out = np.zeros((n_rows, model.factors), dtype=np.float32)
     if not len(rows) or not len(model.artists):
         return out

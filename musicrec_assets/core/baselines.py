@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
 from threadpoolctl import threadpool_limits
 
+from .ids import codes_in, factorize_sorted
 from .metrics import pair_isin
 
 TOPK_COLUMNS = ("user", "rank", "artist", "score")
@@ -58,8 +59,8 @@ def popularity_topk(
     if not len(users) or not len(ranked):
         return _empty_topk()
     uidx = pd.Index(users)
-    su = uidx.get_indexer(seen["user"].astype(str))
-    sa = ranked.get_indexer(seen["artist"].astype(str))
+    su = codes_in(uidx, seen["user"])
+    sa = codes_in(ranked, seen["artist"])
     ok = (su >= 0) & (sa >= 0)
     n_art = np.int64(len(ranked))
     seen_key = np.unique(su[ok].astype(np.int64) * n_art + sa[ok])
@@ -118,8 +119,8 @@ def itemknn_topk(
     """
     if kind not in ("cosine", "bm25"):
         raise ValueError(f"itemknn kind must be 'cosine' or 'bm25', not {kind!r}")
-    all_users, u = np.unique(fit_interactions["user"].to_numpy().astype(str), return_inverse=True)
-    artists, a = np.unique(fit_interactions["artist"].to_numpy().astype(str), return_inverse=True)
+    u, all_users = factorize_sorted(fit_interactions["user"])
+    a, artists = factorize_sorted(fit_interactions["artist"])
     plays = fit_interactions["plays"].to_numpy(dtype=np.float32)
     matrix = sp.csr_matrix((plays, (u, a)), shape=(len(all_users), len(artists)))
     users = np.unique(np.asarray(users).astype(str))

@@ -14,7 +14,8 @@ import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from .als import ALSModel, _implicit, fold_in_rows, scoring_factors
+from .als import ALSModel, _implicit, fold_in_codes, scoring_factors
+from .ids import codes_in
 from .metrics import pair_isin
 
 _FILTERED = -1e37  # implicit marks filtered slots with -FLT_MAX
@@ -22,15 +23,17 @@ _FILTERED = -1e37  # implicit marks filtered slots with -FLT_MAX
 
 def _seen_codes(
     model: ALSModel, seen: pd.DataFrame, users: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Seen rows as (user row, model artist index, artist key, plays), sorted by user row."""
-    rows = pd.Index(users).get_indexer(seen["user"])
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seen rows as (user row, model artist index, plays), sorted by user row."""
+    rows = codes_in(pd.Index(users), seen["user"])
     keep = rows >= 0
-    order = np.argsort(rows[keep], kind="stable")
-    rows = rows[keep][order]
-    artists = seen["artist"].to_numpy()[keep][order]
-    plays = seen["plays"].to_numpy()[keep][order] if "plays" in seen else np.ones(len(rows))
-    return rows, model.artist_index(artists), artists, plays
+    cols = codes_in(pd.Index(model.artists), seen["artist"])[keep]
+    rows = rows[keep]
+    plays = seen["plays"].to_numpy()[keep] if "plays" in seen else np.ones(len(rows))
+    if np.any(rows[1:] < rows[:-1]):  # splits come sorted by listener; sort only when not
+        order = np.argsort(rows, kind="stable")
+        rows, cols, plays = rows[order], cols[order], plays[order]
+    return rows, cols, plays
 
 
 def user_vectors(
@@ -38,15 +41,15 @@ def user_vectors(
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Factor rows for ``users``: the fitted row, else folded in from their ``seen`` rows."""
     users = np.asarray(users, dtype=object)
-    rows, _, artists, plays = _seen_codes(model, seen, users)
-    return _vectors(model, users, rows, artists, plays, num_threads)
+    rows, cols, plays = _seen_codes(model, seen, users)
+    return _vectors(model, users, rows, cols, plays, num_threads)
 
 
 def _vectors(
     model: ALSModel,
     users: np.ndarray,
     rows: np.ndarray,
-    artists: np.ndarray,
+    cols: np.ndarray,
     plays: np.ndarray,
     num_threads: int,
 ) -> tuple[np.ndarray, dict[str, int]]:
@@ -60,10 +63,10 @@ def _vectors(
         new_row = np.full(len(users), -1)
         new_row[missing] = np.arange(len(missing))
         sel = new_row[rows] >= 0
-        vecs[missing] = fold_in_rows(
+        vecs[missing] = fold_in_codes(
             model,
             new_row[rows[sel]],
-            artists[sel],
+            cols[sel],
             plays[sel],
             len(missing),
             num_threads=num_threads,
@@ -80,7 +83,7 @@ def _vectors(
 
 def seen_matrix(model: ALSModel, seen: pd.DataFrame, users: np.ndarray) -> sp.csr_matrix:
     """users × model artists CSR of seen pairs (artists outside the model cannot be ranked)."""
-    rows, cols, _, _ = _seen_codes(model, seen, np.asarray(users, dtype=object))
+    rows, cols, _ = _seen_codes(model, seen, np.asarray(users, dtype=object))
     return _csr(rows, cols, len(users), len(model.artists))
 
 
@@ -134,7 +137,7 @@ def als_candidates(
     of fitted / folded-in / popularity-only listeners are in ``DataFrame.attrs["info"]``.
     """
     users = np.unique(np.asarray(users).astype(str)).astype(object)
-    rows, cols, artists, plays = _seen_codes(model, seen, users)
+    rows, cols, plays = _seen_codes(model, seen, users)
     bounds = np.searchsorted(rows, np.arange(0, len(users) + chunk_size, chunk_size))
     parts_u, parts_a, parts_s, parts_r = [], [], [], []
     info = {"users": 0, "users_in_model": 0, "users_folded_in": 0, "users_popularity_only": 0}
@@ -142,7 +145,7 @@ def als_candidates(
         chunk = users[start : start + chunk_size]
         lo, hi = bounds[c], bounds[c + 1]
         r = rows[lo:hi] - start
-        vecs, part = _vectors(model, chunk, r, artists[lo:hi], plays[lo:hi], num_threads)
+        vecs, part = _vectors(model, chunk, r, cols[lo:hi], plays[lo:hi], num_threads)
         info = {k: info[k] + part[k] for k in info}
         seen_csr = _csr(r, cols[lo:hi], len(chunk), len(model.artists))
         ids, scores = topn_from_vectors(model, vecs, seen_csr, n, num_threads=num_threads)

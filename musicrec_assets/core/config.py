@@ -63,6 +63,8 @@ class ALSConfig:
     regularization: float = 10.0
     alpha: float = 0.5
     iterations: int = 20
+    warm_start: bool = True  # test/serve fits start from the previous stage's factors
+    warm_iterations: int = 7  # sweeps of a warm-started fit (benchmarks/tune_warm_start.py)
     weighting: str = "log1p"  # bm25 | log1p | none
     bm25_k1: float = 100.0
     bm25_b: float = 0.8
@@ -107,6 +109,7 @@ class EvaluationConfig:
     bootstrap: int = 1000
     topk: int = 50  # rows per listener kept in reranked_topk (serving)
     itemknn: str = "bm25"  # the ItemKNN baseline: implicit's "bm25" or "cosine" recommender
+    max_users: int = 50_000  # test listeners evaluated (seeded sample above this; 0 = all)
 
 
 @dataclass(frozen=True)

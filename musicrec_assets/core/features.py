@@ -14,6 +14,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from .errors import InputError
+from .ids import codes_in, factorize_sorted
 from .schema import AUDIO_FEATURES
 
 # The mean musical key of an artist's tracks means nothing, so it is left out of the profile.
@@ -99,8 +100,8 @@ def item_features(
     (``pop_listeners``, ``pop_plays`` and their log1p) comes from ``interactions`` only.
     """
     ids = artist_spotify_ids(artist_catalog)
-    fit_artists = np.unique(interactions["artist"].to_numpy().astype(str))
-    artists = pd.Index(np.union1d(ids.index.to_numpy().astype(str), fit_artists))
+    a, fit_artists = factorize_sorted(interactions["artist"])
+    artists = pd.Index(np.union1d(ids.index.to_numpy().astype(str), fit_artists.astype(str)))
     sid = ids.reindex(artists)
     av = artist_vectors.drop_duplicates("artist_id").set_index("artist_id")
     row = av.index.get_indexer(sid.to_numpy())
@@ -127,12 +128,15 @@ def item_features(
         out[col] = taken
     out["top_genres"] = _take_str(av["top_genres"].to_numpy(), row) if "top_genres" in av else ""
 
-    pop = interactions.groupby("artist", sort=False).agg(
-        pop_listeners=("user", "size"), pop_plays=("plays", "sum")
+    at = artists.get_indexer(fit_artists.astype(str))
+    listeners = np.zeros(len(artists), dtype=np.int64)
+    listeners[at] = np.bincount(a, minlength=len(fit_artists))
+    plays = np.zeros(len(artists), dtype=np.float64)
+    plays[at] = np.bincount(
+        a, weights=interactions["plays"].to_numpy(np.float64), minlength=len(at)
     )
-    pop = pop.reindex(artists, fill_value=0)
-    out["pop_listeners"] = pop["pop_listeners"].to_numpy(dtype=np.int64)
-    out["pop_plays"] = pop["pop_plays"].to_numpy(dtype=np.float64)
+    out["pop_listeners"] = listeners
+    out["pop_plays"] = plays
     out["log_pop_listeners"] = np.log1p(out["pop_listeners"].to_numpy(dtype=np.float64))
     out["log_pop_plays"] = np.log1p(out["pop_plays"].to_numpy())
     return out
@@ -161,10 +165,10 @@ def user_profiles(
     the first ``n_top`` joined like the artist table, ``genre_entropy`` uses the full
     distribution (bits).
     """
-    users, u = np.unique(interactions["user"].to_numpy().astype(str), return_inverse=True)
+    u, users = factorize_sorted(interactions["user"])
     n_users = len(users)
     items = pd.Index(item_features["artist"].to_numpy().astype(str))
-    i = items.get_indexer(interactions["artist"].to_numpy().astype(str))
+    i = codes_in(items, interactions["artist"])
     plays = interactions["plays"].to_numpy(dtype=np.float64)
     known = i >= 0
     w = sp.csr_matrix((np.log1p(plays[known]), (u[known], i[known])), shape=(n_users, len(items)))

@@ -14,28 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .ids import codes_in, vocab_of
+
 METRICS: tuple[str, ...] = ("precision", "recall", "map", "ndcg", "hit_rate")
-
-
-def _uniques(values: pd.Series) -> pd.Index:
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return pd.Index(values.cat.categories.astype(str))
-    return pd.Index(pd.unique(values.to_numpy().astype(str)))
-
-
-def codes_in(vocab: pd.Index, values: pd.Series) -> np.ndarray:
-    """Position of each value in ``vocab`` (-1 if absent); cheap for categoricals."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        lookup = vocab.get_indexer(values.cat.categories.astype(str))
-        codes = values.cat.codes.to_numpy()
-        return np.where(codes >= 0, lookup[codes], -1)
-    return vocab.get_indexer(values.to_numpy().astype(str))
 
 
 def pair_isin(left: pd.DataFrame, right: pd.DataFrame) -> np.ndarray:
     """For each (user, artist) row of ``left``: is the pair in ``right``? (str or categorical)."""
-    users = _uniques(right["user"])
-    artists = _uniques(right["artist"])
+    users = vocab_of(right["user"])
+    artists = vocab_of(right["artist"])
     ru, ra = codes_in(users, right["user"]), codes_in(artists, right["artist"])
     lu, la = codes_in(users, left["user"]), codes_in(artists, left["artist"])
     n = np.int64(max(len(artists), 1))

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .ids import factorize_sorted
 from .schema import SPLITS
 
 STAGES: tuple[str, ...] = ("val", "test", "serve")
@@ -61,7 +62,7 @@ def validate_splits(splits: pd.DataFrame, path: str = "interaction_splits") -> N
     if nonpos.any():
         row = int(np.flatnonzero(nonpos.to_numpy())[0])
         raise InputError(path, "plays must be > 0", column="plays", row=row + 2)
-    dup = splits.duplicated(["user", "artist"])
+    dup = pair_keys(splits).duplicated()
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
         raise InputError(
@@ -72,25 +73,55 @@ def validate_splits(splits: pd.DataFrame, path: str = "interaction_splits") -> N
         )
 
 
-def stage_data(splits: pd.DataFrame, stage: str, *, with_labels: bool | None = None) -> StageData:
+def pair_keys(df: pd.DataFrame) -> pd.Series:
+    """One int64 per (user, artist) pair, equal iff the keys are equal (hashing ints, not strings)."""
+    u, _ = factorize_sorted(df["user"])
+    a, artists = factorize_sorted(df["artist"])
+    return pd.Series(u * np.int64(max(len(artists), 1)) + a)
+
+
+def target_users(splits: pd.DataFrame, mask: np.ndarray | None = None) -> np.ndarray:
+    """Sorted distinct listener keys (of the rows in ``mask``)."""
+    users = splits["user"] if mask is None else splits.loc[mask, "user"]
+    return factorize_sorted(users)[1]
+
+
+def sample_users(users: np.ndarray, max_users: int | None, seed: int) -> np.ndarray:
+    """A seeded sample of at most ``max_users`` of the sorted ``users`` (all when fewer or
+    ``max_users`` is 0/None), still sorted: the same call gives the same listeners anywhere."""
+    if not max_users or len(users) <= max_users:
+        return users
+    pick = np.random.default_rng(seed).choice(len(users), max_users, replace=False)
+    return users[np.sort(pick)]
+
+
+def stage_data(
+    splits: pd.DataFrame,
+    stage: str,
+    *,
+    with_labels: bool | None = None,
+    validate: bool = True,
+) -> StageData:
     """Cut ``interaction_splits`` into one stage's fit rows, target users and labels.
 
     ``with_labels`` defaults to True for the validation stage and False for test, so test labels
     are only materialised by the one caller that asks for them (the evaluation). The fit rows are
     selected by split name from ``FIT_SPLITS``; label rows come from another split, so a label pair
-    can never be a fit pair (pairs are unique, checked by ``validate_splits``).
+    can never be a fit pair (pairs are unique, checked by ``validate_splits``). Callers inside
+    the graph pass ``validate=False``: the blocking ``interaction_splits_valid`` check has
+    already validated the table (validating 17.5M rows on every call cost minutes).
     """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-    validate_splits(splits)
+    if validate:
+        validate_splits(splits)
     keep = [c for c in ("user", "artist", "plays", "first_played", "last_played") if c in splits]
     fit = splits.loc[splits["split"].isin(FIT_SPLITS[stage]), keep].reset_index(drop=True)
     label_split = LABEL_SPLIT[stage]
     if label_split is None:
-        users = np.unique(splits["user"].to_numpy().astype(str))
-        return StageData(stage, fit, users, None)
-    is_label = splits["split"] == label_split
-    users = np.unique(splits.loc[is_label, "user"].to_numpy().astype(str))
+        return StageData(stage, fit, target_users(splits), None)
+    is_label = (splits["split"] == label_split).to_numpy()
+    users = target_users(splits, is_label)
     if with_labels is None:
         with_labels = stage == "val"
     labels = (

@@ -31,16 +31,17 @@ from .candidates import als_candidates, candidate_recall, topn_from_vectors
 from .config import ALSConfig, BlendConfig, RerankerConfig
 from .features import item_features as build_item_features
 from .features import user_profiles as build_user_profiles
-from .metrics import METRICS, bootstrap_ci, codes_in, evaluate_topk
-from .protocol import STAGES, stage_data
+from .ids import codes_in, factorize_sorted
+from .metrics import METRICS, bootstrap_ci, evaluate_topk
+from .protocol import FIT_SPLITS, STAGES, sample_users, stage_data
 from .rerank import (
     FeatureTables,
     feature_matrix,
+    held_out,
     predict,
     predict_matrix,
     prepare_tables,
     rerank_frame,
-    split_listeners,
 )
 from .rerank import train_ranker as _train_ranker
 
@@ -61,10 +62,19 @@ def fit_stage_models(
     stages: tuple[str, ...] = STAGES,
     num_threads: int = 2,
 ) -> dict[str, ALSModel]:
-    """One ALS per stage, each on that stage's fit rows only (val: train, test: train+val, …)."""
-    models = {}
+    """One ALS per stage, each on that stage's fit rows only (val: train, test: train+val, …).
+
+    With ``cfg.warm_start`` each stage starts from the previous one's factors; the previous
+    stage saw a subset of this stage's rows, so no stage sees more than its own fit rows.
+    """
+    models: dict[str, ALSModel] = {}
+    previous = None
     for stage in stages:
-        models[stage] = fit_als(stage_data(splits, stage).fit, cfg, seed, num_threads=num_threads)
+        fit = stage_data(splits, stage, validate=False).fit
+        subset = previous is not None and set(FIT_SPLITS[previous]) <= set(FIT_SPLITS[stage])
+        warm = models[previous] if cfg.warm_start and subset else None
+        models[stage] = fit_als(fit, cfg, seed, num_threads=num_threads, warm_start=warm)
+        previous = stage
     return models
 
 
@@ -91,6 +101,7 @@ def stage_candidates(
     *,
     stages: tuple[str, ...] = STAGES,
     max_val_users: int | None = 20_000,
+    max_test_users: int | None = None,
     seed: int = 42,
     chunk_size: int = 20_000,
     num_threads: int = 2,
@@ -99,10 +110,11 @@ def stage_candidates(
 
     Validation listeners above ``max_val_users`` are sampled (seeded): they only train the
     reranker and choose α, and 200 rows per listener for every listener would not fit in memory
-    at Last.fm-360K scale. Returns (table, info) with per-stage counts and, for val, recall@n
+    at Last.fm-360K scale. Test listeners above ``max_test_users`` likewise, with the sample
+    ``evaluate`` draws (``protocol.sample_users``, same seed). Returns (table, info) with per-stage counts and, for val, recall@n
     (test recall is computed by ``evaluate``, the only reader of test labels).
     """
-    all_users = pd.Index(np.unique(splits["user"].to_numpy().astype(str)))
+    all_users = pd.Index(factorize_sorted(splits["user"])[1])
     all_artists = pd.Index(
         np.unique(np.concatenate([models[st].artists.astype(str) for st in stages]))
         if stages
@@ -111,11 +123,9 @@ def stage_candidates(
     cols: dict[str, list[np.ndarray]] = {c: [] for c in ("stage", "user", "artist", "s", "r")}
     info: dict[str, Any] = {}
     for stage in stages:
-        sd = stage_data(splits, stage)
-        users = sd.target_users
-        if stage == "val" and max_val_users and len(users) > max_val_users:
-            pick = np.random.default_rng(seed).choice(len(users), max_val_users, replace=False)
-            users = users[np.sort(pick)]
+        sd = stage_data(splits, stage, validate=False)
+        cap = {"val": max_val_users, "test": max_test_users}.get(stage)
+        users = sample_users(sd.target_users, cap, seed)
         t0 = time.perf_counter()
         cand = als_candidates(
             models[stage], sd.seen, users, n, chunk_size=chunk_size, num_threads=num_threads
@@ -171,7 +181,7 @@ def stage_features(
     """(user_profiles, item_features) with a ``stage`` column, each from that stage's fit rows."""
     profiles, items = [], []
     for stage in stages:
-        fit = stage_data(splits, stage).fit
+        fit = stage_data(splits, stage, validate=False).fit
         it = build_item_features(fit, artist_vectors, artist_catalog)
         profiles.append(build_user_profiles(fit, it).assign(stage=stage))
         items.append(it.assign(stage=stage))
@@ -197,13 +207,13 @@ def rerank_dataset(
 ) -> pd.DataFrame:
     """Feature rows per candidate with a ``stage`` column; the val stage carries ``label``.
 
-    Only validation labels are read (``stage_data(splits, "val")``); test and serve rows, if
+    Only validation labels are read (``stage_data(splits, "val", validate=False)``); test and serve rows, if
     asked for, are unlabelled. By default only the val stage is built: test and serve rows are
     built chunk by chunk where they are scored (``serve_topk``, ``evaluate``).
     """
     parts = []
     for stage in stages:
-        labels = stage_data(splits, "val").labels if stage == "val" else None
+        labels = stage_data(splits, "val", validate=False).labels if stage == "val" else None
         frame = rerank_frame(
             _stage(candidates, stage),
             _stage(user_profiles, stage),
@@ -241,10 +251,10 @@ def choose_blend(
     serving falls back to the ALS ranking.
     """
     val = _stage(dataset, "val")
-    _, held = split_listeners(val["user"].astype(str).unique(), reranker_cfg.valid_fraction, seed)
-    frame = val[val["user"].astype(str).isin(held).to_numpy()].reset_index(drop=True)
+    is_held, held = held_out(val, reranker_cfg.valid_fraction, seed)
+    frame = val[is_held].reset_index(drop=True)
     frame["ranker_score"] = predict(booster, frame, num_threads=num_threads)
-    sd = stage_data(splits, "val")
+    sd = stage_data(splits, "val", validate=False)
     labels = sd.labels[sd.labels["user"].isin(held)]
     n_catalogue = int(sd.fit["artist"].nunique())
     grid = tuple(float(a) for a in blend_cfg.grid)
@@ -365,6 +375,7 @@ def evaluate(
     validation: dict[str, Any] | None = None,
     candidate_info: dict[str, Any] | None = None,
     itemknn_kind: str = "bm25",
+    max_users: int | None = None,
     chunk_users: int = 20_000,
     num_threads: int = 2,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -372,12 +383,24 @@ def evaluate(
 
     The only reader of test labels. Every system is built from train+val only (popularity,
     item-kNN, the test-stage ALS candidates, the val-trained reranker with the val-chosen α) and
-    scored by ``evaluate_topk`` on the same listeners over the full catalogue.
+    scored by ``evaluate_topk`` on the same listeners over the full catalogue. Above
+    ``max_users`` test listeners a seeded sample is evaluated: the one ``stage_candidates``
+    drew (``protocol.sample_users`` with the same seed).
     """
-    sd = stage_data(splits, "test", with_labels=True)
-    users = sd.target_users
+    sd = stage_data(splits, "test", with_labels=True, validate=False)
+    users = sample_users(sd.target_users, max_users, seed)
+    labels = sd.labels
+    if len(users) < len(sd.target_users):
+        labels = labels[codes_in(pd.Index(users), labels["user"]) >= 0].reset_index(drop=True)
     n_catalogue = int(sd.fit["artist"].nunique())
     cands = _stage(candidates, "test")
+    stray = codes_in(pd.Index(users), cands["user"]) < 0
+    if stray.any():
+        raise ValueError(
+            f"als_candidates holds test candidates for listeners outside the evaluated sample "
+            f"(e.g. {cands['user'].iloc[int(np.flatnonzero(stray)[0])]!r}): it was built with "
+            "another evaluation.max_users or seed; re-materialize it"
+        )
     tables = prepare_tables(_stage(user_profiles, "test"), _stage(item_features, "test"))
     als = cands[cands["als_rank"] <= k]
     als = topk(
@@ -408,7 +431,7 @@ def evaluate(
     }
     systems = {}
     for name in SYSTEMS:
-        m = evaluate_topk(tops[name], sd.labels, k, n_catalogue, users=users)
+        m = evaluate_topk(tops[name], labels, k, n_catalogue, users=users)
         systems[name] = {key: m[key] for key in (*METRICS, "coverage")}
         systems[name]["ndcg_ci95"] = bootstrap_ci(m["per_user"]["ndcg"], bootstrap, seed)
     eval_topk = pd.concat(
@@ -422,10 +445,10 @@ def evaluate(
 
     recall = {s: v["recall"] for s, v in (candidate_info or {}).items() if "recall" in v}
     if "val" not in recall and (candidates["stage"] == "val").any():
-        val_cands, val = _stage(candidates, "val"), stage_data(splits, "val")
+        val_cands, val = _stage(candidates, "val"), stage_data(splits, "val", validate=False)
         sampled = set(val_cands["user"].astype(str).unique())
         recall["val"] = candidate_recall(val_cands, val.labels[val.labels["user"].isin(sampled)])
-    recall["test"] = candidate_recall(cands, sd.labels)
+    recall["test"] = candidate_recall(cands, labels)
     n = int(cands.groupby("user", observed=True).size().max()) if len(cands) else 0
     report = {
         "k": int(k),
@@ -439,6 +462,8 @@ def evaluate(
             "candidates_n": n,
             "catalogue_size": n_catalogue,
             "bootstrap": int(bootstrap),
+            "test_listeners": len(sd.target_users),
+            "max_users": int(max_users or 0),
         },
         "validation": {
             "alpha_sweep": choice.get("sweep", []),
@@ -451,12 +476,19 @@ def evaluate(
     return eval_topk, report
 
 
+def _sampled(report: dict[str, Any]) -> str:
+    total = report.get("chosen", {}).get("test_listeners", report["users_evaluated"])
+    if total <= report["users_evaluated"]:
+        return ""
+    return f" (a seeded sample of {total}: evaluation.max_users)"
+
+
 def report_markdown(report: dict[str, Any]) -> str:
     """The evaluation report as a markdown table (one row per system) plus the chosen α."""
     k = report["k"]
     head = [f"P@{k}", f"R@{k}", f"MAP@{k}", f"NDCG@{k}", "NDCG 95% CI", "hit rate", "coverage"]
     lines = [
-        f"Test listeners: {report['users_evaluated']}, K = {k}",
+        f"Test listeners: {report['users_evaluated']}{_sampled(report)}, K = {k}",
         "",
         "| system | " + " | ".join(head) + " |",
         "|---|" + "---|" * len(head),

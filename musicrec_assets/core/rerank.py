@@ -19,7 +19,8 @@ import scipy.sparse as sp
 
 from .config import RerankerConfig
 from .features import Z_COLUMNS, explode_lists, genre_matrix, genre_vocab
-from .metrics import codes_in, pair_isin
+from .ids import codes_in, factorize_sorted, vocab_of
+from .metrics import pair_isin
 
 FEATURES: tuple[str, ...] = (
     "als_score",
@@ -218,7 +219,7 @@ def feature_matrix(
     ii = np.where(ii >= 0, ii, len(tables.items))
     score = candidates["als_score"].to_numpy(dtype=np.float32)
     rank = candidates["als_rank"].to_numpy(dtype=np.float32)
-    codes = codes_in(_vocab(candidates["user"]), candidates["user"])
+    codes = codes_in(vocab_of(candidates["user"]), candidates["user"])
     top = np.full(int(codes.max()) + 1 if len(codes) else 0, -np.inf, dtype=np.float32)
     np.maximum.at(top, codes, score)
     gap = score - top[codes] if len(codes) else score
@@ -255,12 +256,6 @@ def rerank_frame(
     return pd.concat([out, pd.DataFrame(x, columns=list(FEATURES))], axis=1)
 
 
-def _vocab(values: pd.Series) -> pd.Index:
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return pd.Index(values.cat.categories.astype(str))
-    return pd.Index(pd.unique(values.to_numpy().astype(str)))
-
-
 def split_listeners(users: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(fit, held-out) listeners: a seeded share ``fraction`` held out, at least one each side
     when there are two or more listeners. Sorted, so the split depends only on the set and seed.
@@ -275,14 +270,23 @@ def split_listeners(users: Any, fraction: float, seed: int) -> tuple[np.ndarray,
     return users[~held], users[held]
 
 
+def held_out(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row mask, listeners) of the held-out listeners of a candidate frame: the one split
+    that early stopping (``train_ranker``) and the α choice (``choose_blend``) share."""
+    _, users = factorize_sorted(frame["user"])
+    _, held = split_listeners(users, fraction, seed)
+    return codes_in(pd.Index(held), frame["user"]) >= 0, held
+
+
 def _groups(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, int]:
     """Sort by user (then ALS rank), drop users without a positive; group sizes and drop count."""
-    f = frame.assign(_u=frame["user"].astype(str))
-    pos = f.groupby("_u", sort=False)["label"].transform("sum").to_numpy()
-    dropped = f.loc[pos == 0, "_u"].nunique()
-    f = f[pos > 0].sort_values(["_u", "als_rank"], kind="stable")
-    sizes = f.groupby("_u", sort=False).size().to_numpy()
-    return f.drop(columns="_u"), sizes, int(dropped)
+    u, users = factorize_sorted(frame["user"])
+    positives = np.bincount(u, weights=frame["label"].to_numpy(np.float64), minlength=len(users))
+    keep = positives[u] > 0
+    order = np.lexsort((frame["als_rank"].to_numpy()[keep], u[keep]))
+    sizes = np.bincount(u[keep], minlength=len(users))
+    rows = np.flatnonzero(keep)[order]
+    return frame.iloc[rows], sizes[sizes > 0], int((positives == 0).sum())
 
 
 def ranker_params(cfg: RerankerConfig, seed: int, num_threads: int) -> dict[str, Any]:
@@ -321,10 +325,7 @@ def train_ranker(
     saves) and ``info``: best_iteration, valid ndcg@eval_at (on the candidate lists), gain/split
     importances, listener and row counts.
     """
-    fit_users, held_users = split_listeners(
-        frame["user"].astype(str).unique(), cfg.valid_fraction, seed
-    )
-    is_held = frame["user"].astype(str).isin(held_users).to_numpy()
+    is_held, held_users = held_out(frame, cfg.valid_fraction, seed)
     train, train_sizes, train_dropped = _groups(frame[~is_held])
     valid, valid_sizes, valid_dropped = _groups(frame[is_held])
     params = ranker_params(cfg, seed, num_threads)
@@ -371,7 +372,7 @@ def train_ranker(
         "dropped_no_positive_train": train_dropped,
         "dropped_no_positive_valid": valid_dropped,
         "held_out_listeners": len(held_users),
-        "fit_listeners": len(fit_users),
+        "fit_listeners": int(frame["user"].nunique()) - len(held_users),
     }
     return booster, info
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .ids import factorize_sorted
+from .schema import SPLITS
+
 
 def choose_split_method(method: str, plays: pd.DataFrame) -> str:
     """`auto` means temporal when every pair has a first-play time, random otherwise."""
@@ -29,7 +32,11 @@ def split_interactions(
     min_artists: int = 5,
     seed: int = 42,
 ) -> tuple[pd.DataFrame, str]:
-    """Add a ``split`` column (train/val/test) to listener × artist plays; return (table, method)."""
+    """Add a ``split`` column (train/val/test) to listener × artist plays; return (table, method).
+
+    ``user``, ``artist`` and ``split`` come back as categoricals (sorted keys), rows sorted by
+    user then artist; downstream stages take integer codes from them (``ids``).
+    """
     if not 0 <= val < 1 or not 0 < test < 1 or val + test >= 1:
         raise ValueError(
             f"split shares must satisfy 0 <= val, 0 < test, val + test < 1 (got {val}, {test})"
@@ -38,24 +45,33 @@ def split_interactions(
     if method == "temporal" and plays["first_played"].isna().any():
         raise ValueError("temporal split needs first_played for every listener-artist pair")
     rng = np.random.default_rng(seed)
-    df = plays.reset_index(drop=True).copy()
+    df = plays.reset_index(drop=True)
+    u, users = factorize_sorted(df["user"])
+    a, artists = factorize_sorted(df["artist"])
+    # Codes sort like the keys, so integer sorts give the string order without touching strings.
     if method == "temporal":
-        order = ["user", "first_played", "artist"]
+        order = np.lexsort((a, df["first_played"].to_numpy(), u))
     else:
-        df["_key"] = rng.permutation(len(df))
-        order = ["user", "_key"]
-    df = df.sort_values(order, kind="stable").reset_index(drop=True)
-
-    n = df.groupby("user", sort=False)["artist"].transform("size").to_numpy()
-    pos_from_end = n - 1 - df.groupby("user", sort=False).cumcount().to_numpy()
+        order = np.lexsort((rng.permutation(len(df)), u))
+    us = u[order]
+    n_user = np.bincount(us, minlength=len(users))
+    n = n_user[us]
+    pos_from_end = np.empty(len(df), dtype=np.int64)
+    pos_from_end[order] = n - 1 - (np.arange(len(us)) - (np.cumsum(n_user) - n_user)[us])
+    n = n_user[u]
     n_test = np.maximum(1, np.rint(n * test)).astype(int)
     n_val = np.where(val > 0, np.maximum(1, np.rint(n * val)), 0).astype(int)
     eligible = n >= min_artists
-    split = np.full(len(df), "train", dtype=object)
-    split[eligible & (pos_from_end < n_test)] = "test"
-    split[eligible & (pos_from_end >= n_test) & (pos_from_end < n_test + n_val)] = "val"
-    df["split"] = split
-    df = df.drop(columns=["_key"], errors="ignore")
+    split = np.zeros(len(df), dtype=np.int8)  # codes of SPLITS: train, val, test
+    split[eligible & (pos_from_end < n_test)] = SPLITS.index("test")
+    split[eligible & (pos_from_end >= n_test) & (pos_from_end < n_test + n_val)] = SPLITS.index(
+        "val"
+    )
+    final = np.lexsort((a, u))
+    out = df.iloc[final].reset_index(drop=True)
+    out["user"] = pd.Categorical.from_codes(u[final], categories=pd.Index(users, dtype=object))
+    out["artist"] = pd.Categorical.from_codes(a[final], categories=pd.Index(artists, dtype=object))
+    out["split"] = pd.Categorical.from_codes(split[final], categories=list(SPLITS))
     cols = ["user", "artist", "plays", "split", "first_played", "last_played"]
-    rest = [c for c in df.columns if c not in cols]
-    return df.sort_values(["user", "artist"]).reset_index(drop=True)[cols + rest], method
+    rest = [c for c in out.columns if c not in cols]
+    return out[cols + rest], method

@@ -55,6 +55,7 @@ def als_candidates(
         models,
         cfg.candidates.n,
         max_val_users=cfg.candidates.max_val_users,
+        max_test_users=cfg.evaluation.max_users,
         seed=cfg.seed,
         num_threads=THREADS,
     )
@@ -251,6 +252,7 @@ def evaluation(
         seed=cfg.seed,
         validation={"reranker": reranker_validation["training"]},
         itemknn_kind=cfg.evaluation.itemknn,
+        max_users=cfg.evaluation.max_users,
         num_threads=THREADS,
     )
     yield dg.Output(topk, output_name="evaluation_topk", metadata=preview(topk))
