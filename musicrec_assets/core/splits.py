@@ -74,4 +74,7 @@ def split_interactions(
     out["split"] = pd.Categorical.from_codes(split[final], categories=list(SPLITS))
     cols = ["user", "artist", "plays", "split", "first_played", "last_played"]
     rest = [c for c in out.columns if c not in cols]
+    for c in rest:  # per-artist text (spotify_id) repeats 17.5M times at scale: dictionary-encode
+        if pd.api.types.is_string_dtype(out[c]) or out[c].dtype == object:
+            out[c] = out[c].astype("category")
     return out[cols + rest], method
