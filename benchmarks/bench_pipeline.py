@@ -266,12 +266,32 @@ def _threads() -> int:
 
 
 def als_train_matrix(fit: Any, cfg: Any) -> tuple[Any, dict[str, int]]:
-    """The weighted users x artists matrix ``fit_als`` trains on (the same function builds it)."""
+    """The matrix ``fit_als`` trains on (the same function builds it) and its shape."""
     from musicrec_assets.core.als import train_matrix
 
     tm = train_matrix(fit, cfg)
     info = {"users": len(tm.users), "artists": len(tm.artists), "nnz": int(tm.weighted.nnz)}
-    return tm.weighted, info
+    return tm, info
+
+
+def warm_factors(cfg: Any, stage: str, tm: Any) -> tuple[Any, Any] | None:
+    """The starting factors ``fit_als`` gives a warm-started stage, from the pipeline's previous
+    stage in ``als_model.npz`` (None for a cold stage or without that artifact)."""
+    import numpy as np
+
+    from musicrec_assets.core.als import initial_factors
+    from musicrec_assets.core.recommend import models_from_npz
+
+    previous = {"test": "val", "serve": "test"}.get(stage)
+    npz = cfg.storage_dir / "als_model.npz"
+    if not (cfg.als.warm_start and previous and npz.exists()):
+        return None
+    with np.load(npz) as arrays:
+        prev = models_from_npz(dict(arrays))[previous]
+    f, seed = cfg.als.factors, cfg.seed
+    users = initial_factors(tm.users, f, seed, (prev.users, prev.user_factors))
+    items = initial_factors(tm.artists, f, seed + 1, (prev.artists, prev.item_factors))
+    return users, items
 
 
 def child_bare_als(spec: dict[str, Any]) -> dict[str, Any]:
@@ -292,8 +312,11 @@ def child_bare_als(spec: dict[str, Any]) -> dict[str, Any]:
     t0 = time.time()
     fit = stage_data(splits, spec["stage"]).fit
     del splits
-    weighted, shape = als_train_matrix(fit, cfg.als)
+    tm, shape = als_train_matrix(fit, cfg.als)
     del fit
+    warm = warm_factors(cfg, spec["stage"], tm)
+    iterations = cfg.als.iterations if warm is None else cfg.als.warm_iterations
+    weighted = tm.weighted
     t_prep = time.time() - t0
     windows = []
     for _ in range(max(1, spec.get("repeat", 1))):
@@ -303,11 +326,13 @@ def child_bare_als(spec: dict[str, Any]) -> dict[str, Any]:
                 regularization=cfg.als.regularization,
                 alpha=cfg.als.alpha,
                 dtype=np.float32,
-                iterations=cfg.als.iterations,
+                iterations=iterations,
                 calculate_training_loss=False,
                 num_threads=threads,
                 random_state=cfg.seed,
             )
+            if warm is not None:  # fit() keeps factors that are already set
+                als.user_factors, als.item_factors = warm[0].copy(), warm[1].copy()
             with _Window() as w:
                 als.fit(weighted, show_progress=False)
         windows.append(w)
@@ -319,7 +344,8 @@ def child_bare_als(spec: dict[str, Any]) -> dict[str, Any]:
         "shape": shape,
         "threads": threads,
         "factors": cfg.als.factors,
-        "iterations": cfg.als.iterations,
+        "iterations": iterations,
+        "warm_started": warm is not None,
     }
     npz = cfg.storage_dir / "als_model.npz"
     if npz.exists():  # same matrix, same seed: the pipeline's factors should come out again
@@ -338,7 +364,7 @@ def child_bare_lgbm(spec: dict[str, Any]) -> dict[str, Any]:
 
     from musicrec_assets.core.artifacts import load_artifact
     from musicrec_assets.core.config import load_config
-    from musicrec_assets.core.rerank import FEATURES, _groups, ranker_params, split_listeners
+    from musicrec_assets.core.rerank import FEATURES, _groups, held_out, ranker_params
 
     cfg = load_config(spec["config"])
     rc = cfg.reranker
@@ -349,8 +375,7 @@ def child_bare_lgbm(spec: dict[str, Any]) -> dict[str, Any]:
     t0 = time.time()
     val = data[(data["stage"] == "val").to_numpy()].drop(columns="stage").reset_index(drop=True)
     del data
-    _, held = split_listeners(val["user"].astype(str).unique(), rc.valid_fraction, cfg.seed)
-    is_held = val["user"].astype(str).isin(held).to_numpy()
+    is_held, _ = held_out(val, rc.valid_fraction, cfg.seed)
     train, sizes, _ = _groups(val[~is_held])
     valid, valid_sizes, _ = _groups(val[is_held])
     params = ranker_params(rc, cfg.seed, threads)
