@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .ids import factorize_sorted
 from .names import normalise_names
 from .schema import AUDIO_FEATURES
 
@@ -279,21 +280,38 @@ def build_user_artist_plays(
     Spellings that resolve to the same artist key are summed once each; no row is duplicated,
     so plays are never multiplied by namesakes.
     """
-    keys = catalog[["artist_name", "artist", "spotify_id"]]
-    joined = listens[["user", "artist_name", "plays", "played_at"]].merge(
-        keys, on="artist_name", how="left", validate="many_to_one"
+    # On integer codes: at Last.fm-360K scale a merge and a groupby on 17.5M string pairs took
+    # over a minute. Codes are sorted like the keys, so the output order is (user, artist).
+    names, name_values = pd.factorize(listens["artist_name"])
+    row = pd.Index(catalog["artist_name"]).get_indexer(pd.Index(name_values))[names]
+    known = row >= 0
+    missing = int((~known).sum())  # cannot happen when the catalogue came from the same listens
+    u, users = factorize_sorted(listens["user"][known])
+    a_cat, artists = factorize_sorted(catalog["artist"])
+    a = a_cat[row[known]]
+    has_id = catalog["spotify_id"].notna().to_numpy()[row[known]]
+    # One Spotify id per artist key (checked by artist_catalog_valid): the id of any spelling.
+    id_code, id_values = pd.factorize(catalog["spotify_id"])  # -1 for no id
+    key_id = np.full(len(artists), -1, dtype=np.int64)
+    key_id[a_cat[id_code >= 0]] = id_code[id_code >= 0]
+    pair, inverse = np.unique(u * np.int64(max(len(artists), 1)) + a, return_inverse=True)
+    pu, pa = pair // max(len(artists), 1), pair % max(len(artists), 1)
+    played = listens["played_at"][known].reset_index(drop=True).groupby(inverse)
+    with_id = np.bincount(inverse, weights=has_id, minlength=len(pair)) > 0
+    plays = pd.DataFrame(
+        {
+            "user": pd.Categorical.from_codes(pu, categories=pd.Index(users, dtype=object)),
+            "artist": pd.Categorical.from_codes(pa, categories=pd.Index(artists, dtype=object)),
+            "plays": np.bincount(
+                inverse, weights=listens["plays"].to_numpy(np.float64)[known], minlength=len(pair)
+            ).astype("int64"),
+            "first_played": played.min().array,
+            "last_played": played.max().array,
+            "spotify_id": pd.Categorical.from_codes(
+                np.where(with_id, key_id[pa], -1), categories=pd.Index(id_values, dtype=object)
+            ),
+        }
     )
-    missing = int(joined["artist"].isna().sum())
-    if missing:  # cannot happen when the catalogue was built from the same listens
-        joined = joined.dropna(subset=["artist"])
-    grouped = joined.groupby(["user", "artist"], sort=True)
-    plays = grouped.agg(
-        plays=("plays", "sum"),
-        first_played=("played_at", "min"),
-        last_played=("played_at", "max"),
-        spotify_id=("spotify_id", "first"),
-    ).reset_index()
-    plays["plays"] = plays["plays"].astype("int64")
     plays["has_spotify"] = plays["spotify_id"].notna()
 
     counts = Counts(rows_in=len(listens), rows_out=len(plays))
