@@ -3,35 +3,103 @@
 Fixes the seed (seed-system.md §9, §14.8): both scores are min-max normalised per listener
 before mixing, so α means the same thing for every listener and any per-listener scale of the
 LambdaRank output is irrelevant; ties are broken by artist key, never by an unstable sort.
+
+Sized for Last.fm-360K (72M serve rows, an 11-point α sweep over 12M validation rows): listeners
+and artists become integer codes once per frame, per-listener statistics are segment reductions,
+and the top-K is selected listener by listener on a padded matrix before anything is sorted or
+copied, so only the kept rows are ever materialised.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from .metrics import evaluate_topk
+from .metrics import evaluate_topk, relevant_sets
 
 CONSTANT_SCORE = 0.5  # a listener whose scores are all equal: no preference, the midpoint
+MAX_PADDING = 2  # pad listeners to a matrix only while it has at most this many cells per row
 
 
-def _user_codes(df: pd.DataFrame, user_col: str = "user") -> np.ndarray:
-    values = df[user_col]
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy().astype(np.int64)
-    return pd.factorize(values)[0]
+def sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of the values in string order (-1 if missing) and the strings they stand for.
+
+    Only values that occur get a code, so unused categories cost nothing; categoricals are never
+    converted row by row, and their categories are sorted only if they are not already.
+    """
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        codes, strings = pd.factorize(values.astype(str), sort=True)
+        return codes, strings
+    codes = values.cat.codes.to_numpy()
+    cats = values.cat.categories.astype(str)
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(cats)))
+    strings = cats[used]
+    lookup = np.full(len(cats) + 1, -1, dtype=np.int64)  # the last slot is for code -1
+    if strings.is_monotonic_increasing:
+        lookup[used] = np.arange(len(used))
+    else:
+        order = np.argsort(strings.to_numpy(), kind="stable")
+        lookup[used[order]] = np.arange(len(used))
+        strings = strings[order]
+    return lookup[codes], strings
 
 
-def sorted_codes(values: pd.Series) -> np.ndarray:
-    """Integer codes whose order is the string order of the values (cheap for categoricals)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        cats = values.cat.categories.astype(str).to_numpy()
-        rank = np.empty(len(cats), dtype=np.int64)
-        rank[np.argsort(cats, kind="stable")] = np.arange(len(cats))
-        return rank[values.cat.codes.to_numpy()]
-    return pd.factorize(values.astype(str), sort=True)[0]
+class _Groups(NamedTuple):
+    """Row numbers listener by listener; ``cells`` is the same as a padded matrix (or None)."""
+
+    order: np.ndarray  # row numbers grouped by listener code (then by artist code if given)
+    starts: np.ndarray  # where each listener's rows begin in ``order``
+    cells: np.ndarray | None  # listeners × widest listener, padded with len(order)
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(np.r_[self.starts, len(self.order)])
+
+
+def _groups(users: np.ndarray, artists: np.ndarray | None = None) -> _Groups:
+    """Group rows by listener code with one stable sort (none if already grouped in order).
+
+    With ``artists`` the rows of a listener are also ordered by artist code, and ``cells`` lays
+    them out as a matrix for the per-listener top-K, unless padding to the widest listener
+    would exceed ``MAX_PADDING`` times the rows (then the top-K sorts the flat rows).
+    """
+    n = len(users)
+    if artists is not None:
+        key = (users.astype(np.int64) + 1) * (int(artists.max(initial=0)) + 2) + artists + 1
+        order = np.argsort(key, kind="stable")
+    elif n and np.any(users[1:] < users[:-1]):
+        order = np.argsort(users, kind="stable")
+    else:
+        order = np.arange(n)
+    grouped = users[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if n else order[:0]
+    groups = _Groups(order, starts, None)
+    counts = groups.counts
+    width = int(counts.max(initial=0))
+    if artists is None or len(starts) * width > MAX_PADDING * n:
+        return groups
+    cells = np.full((len(starts), width), n, dtype=np.int64)
+    offset = np.arange(len(starts)) * width - starts  # cell of position p: p + its listener's
+    cells.ravel()[np.arange(n) + np.repeat(offset, counts)] = order
+    return groups._replace(cells=cells)
+
+
+def _normalise(x: np.ndarray, groups: _Groups) -> np.ndarray:
+    """Per-listener min-max of ``x`` (see ``normalise_per_user``); fmin/fmax skip NaN."""
+    xs = x[groups.order]
+    counts = groups.counts
+    lo = np.fmin.reduceat(xs, groups.starts)
+    span = np.fmax.reduceat(xs, groups.starts) - lo
+    flat = ~(span > 0)  # constant or all-NaN listeners
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (xs - np.repeat(lo, counts)) / np.repeat(np.where(flat, 1.0, span), counts)
+    out[np.repeat(flat, counts)] = CONSTANT_SCORE
+    out[np.isnan(xs)] = np.nan
+    result = np.empty_like(out)
+    result[groups.order] = out
+    return result
 
 
 def normalise_per_user(df: pd.DataFrame, col: str, user_col: str = "user") -> pd.Series:
@@ -40,15 +108,25 @@ def normalise_per_user(df: pd.DataFrame, col: str, user_col: str = "user") -> pd
     0.5 (not 0 or 1) because a constant score carries no preference; any constant would keep
     the within-listener order, which is all the blend needs.
     """
-    codes = _user_codes(df, user_col)
+    groups = _groups(sorted_codes(df[user_col])[0])
     x = df[col].to_numpy(dtype=np.float64)
-    g = pd.Series(x).groupby(codes)
-    lo, hi = g.transform("min").to_numpy(), g.transform("max").to_numpy()
-    span = hi - lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(span > 0, (x - lo) / np.where(span > 0, span, 1.0), CONSTANT_SCORE)
-    out = np.where(np.isnan(x), np.nan, out)
-    return pd.Series(out, index=df.index, name=col)
+    return pd.Series(_normalise(x, groups), index=df.index, name=col)
+
+
+def _mix(als: np.ndarray, ranker: np.ndarray | None, alpha: float) -> np.ndarray:
+    if alpha == 0 or ranker is None:
+        return als
+    mixed = alpha * ranker + (1.0 - alpha) * als
+    return np.where(np.isnan(ranker), als, mixed)
+
+
+def _normalised_scores(
+    df: pd.DataFrame, groups: _Groups, ranker_col: str, als_col: str, with_ranker: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    als = _normalise(df[als_col].to_numpy(dtype=np.float64), groups)
+    if not with_ranker or ranker_col not in df:
+        return als, None
+    return als, _normalise(df[ranker_col].to_numpy(dtype=np.float64), groups)
 
 
 def blend(
@@ -60,12 +138,74 @@ def blend(
     user_col: str = "user",
 ) -> pd.Series:
     """α·norm(ranker) + (1 − α)·norm(ALS), per listener; where the ranker is NaN, norm(ALS)."""
-    als = normalise_per_user(df, als_col, user_col).to_numpy()
-    if alpha == 0 or ranker_col not in df:
-        return pd.Series(als, index=df.index, name="score")
-    ranker = normalise_per_user(df, ranker_col, user_col).to_numpy()
-    mixed = alpha * ranker + (1.0 - alpha) * als
-    return pd.Series(np.where(np.isnan(ranker), als, mixed), index=df.index, name="score")
+    groups = _groups(sorted_codes(df[user_col])[0])
+    als, ranker = _normalised_scores(df, groups, ranker_col, als_col, alpha != 0)
+    return pd.Series(_mix(als, ranker, alpha), index=df.index, name="score")
+
+
+def _best(groups: _Groups, score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of each listener's best ``k`` scores in rank order, and their 1-based ranks.
+
+    Order: score descending (NaN last), ties in ``groups.order`` (artist code). On the padded
+    matrix, a partition finds each listener's k-th key, the rows before it plus the first
+    (by artist) of those equal to it are exactly the k best, and only those k get sorted.
+    """
+    key = np.where(np.isnan(score), np.inf, -score)
+    if groups.cells is None:
+        listener = np.repeat(np.arange(len(groups.starts)), groups.counts)
+        ranked = groups.order[np.lexsort((key[groups.order], listener))]
+        rank = np.arange(len(key)) - groups.starts[listener] + 1
+        return ranked[rank <= k], rank[rank <= k]
+    cells = groups.cells
+    keys = np.append(key, np.inf)[cells]  # padding sorts after every row, NaN rows included
+    if 0 < k < cells.shape[1]:
+        kth = np.partition(keys, k - 1, axis=1)[:, k - 1 : k]
+        better, tie = keys < kth, keys == kth
+        need = k - better.sum(axis=1, keepdims=True)
+        ties = tie.sum(axis=1)
+        # n-th tie within its listener: a flat running count (accumulating along rows is slow)
+        nth = np.cumsum(tie).reshape(tie.shape) - (np.cumsum(ties) - ties)[:, None]
+        keep = better | (tie & (nth <= need))
+        keys, cells = keys[keep].reshape(-1, k), cells[keep].reshape(-1, k)
+    pos = np.argsort(keys, axis=1, kind="stable")[:, : max(k, 0)]
+    top = np.take_along_axis(cells, pos, axis=1)
+    rank = np.broadcast_to(np.arange(1, top.shape[1] + 1), top.shape)
+    real = top < len(key)
+    return top[real], rank[real]
+
+
+class _Keys(NamedTuple):
+    """A frame's listener and artist codes in string order, their strings, and its groups."""
+
+    users: np.ndarray
+    user_strings: pd.Index
+    artists: np.ndarray
+    artist_strings: pd.Index
+    groups: _Groups
+
+
+def _keys(df: pd.DataFrame, user_col: str) -> _Keys:
+    users, user_strings = sorted_codes(df[user_col])
+    artists, artist_strings = sorted_codes(df["artist"])
+    return _Keys(users, user_strings, artists, artist_strings, _groups(users, artists))
+
+
+def _topk_frame(
+    df: pd.DataFrame, keys: _Keys, rows: np.ndarray, rank: np.ndarray, score_col: str, user_col: str
+) -> pd.DataFrame:
+    """The kept rows in rank order; ids become strings only here, taken from the vocabularies."""
+    out = df.iloc[rows].reset_index(drop=True)
+    out.insert(1, "rank", rank.astype(np.int32))
+    out["user"] = keys.user_strings.take(keys.users[rows], allow_fill=True, fill_value=np.nan)
+    out["artist"] = keys.artist_strings.take(keys.artists[rows], allow_fill=True, fill_value=np.nan)
+    if score_col != "score":
+        out["score"] = out[score_col]
+    rest = [c for c in out.columns if c not in ("user", "rank", "artist", "score")]
+    return out[["user", "rank", "artist", "score", *rest]]
+
+
+def _empty_topk() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in ("user", "rank", "artist", "score")})
 
 
 def topk(df: pd.DataFrame, score_col: str, k: int, *, user_col: str = "user") -> pd.DataFrame:
@@ -74,27 +214,29 @@ def topk(df: pd.DataFrame, score_col: str, k: int, *, user_col: str = "user") ->
     Order: score descending, then artist key ascending (stable and reproducible); NaN scores last.
     """
     if not len(df):
-        cols = ["user", "rank", "artist", "score"]
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    users = sorted_codes(df[user_col])
-    artists = sorted_codes(df["artist"])
-    s = df[score_col].to_numpy(dtype=np.float64)
-    key = np.where(np.isnan(s), np.inf, -s)
-    order = np.lexsort((artists, key, users))
-    out = df.iloc[order].reset_index(drop=True)
-    u_sorted = users[order]
-    start = np.r_[0, np.flatnonzero(u_sorted[1:] != u_sorted[:-1]) + 1]
-    counts = np.diff(np.r_[start, len(u_sorted)])
-    rank = np.arange(len(u_sorted)) - np.repeat(start, counts) + 1
-    keep = rank <= k
-    out = out[keep].reset_index(drop=True)
-    out.insert(1, "rank", rank[keep].astype(np.int32))
-    out["user"] = out[user_col].astype(str)
-    out["artist"] = out["artist"].astype(str)
-    if score_col != "score":
-        out["score"] = out[score_col]
-    rest = [c for c in out.columns if c not in ("user", "rank", "artist", "score")]
-    return out[["user", "rank", "artist", "score", *rest]]
+        return _empty_topk()
+    keys = _keys(df, user_col)
+    rows, rank = _best(keys.groups, df[score_col].to_numpy(dtype=np.float64), k)
+    return _topk_frame(df, keys, rows, rank, score_col, user_col)
+
+
+def blended_topk(
+    df: pd.DataFrame,
+    alpha: float,
+    k: int,
+    *,
+    ranker_col: str = "ranker_score",
+    als_col: str = "als_score",
+    user_col: str = "user",
+) -> pd.DataFrame:
+    """``topk(df.assign(score=blend(df, alpha)), "score", k)``, grouping the rows only once."""
+    if not len(df):
+        return _empty_topk()
+    keys = _keys(df, user_col)
+    als, ranker = _normalised_scores(df, keys.groups, ranker_col, als_col, alpha != 0)
+    score = _mix(als, ranker, alpha)
+    rows, rank = _best(keys.groups, score, k)
+    return _topk_frame(df.assign(score=score), keys, rows, rank, "score", user_col)
 
 
 def choose_alpha(
@@ -110,14 +252,25 @@ def choose_alpha(
 
     ``df`` holds candidates of held-out validation listeners with ``als_score`` and
     ``ranker_score``; metrics come from ``evaluate_topk`` against all their labels (full
-    catalogue: relevant artists outside the candidates count as misses).
+    catalogue: relevant artists outside the candidates count as misses). Labels, codes and the
+    normalised scores are prepared once; each α only re-mixes, selects its top-k and scores it.
     """
     if users is None:
         users = np.unique(labels["user"].astype(str))
+    relevant = relevant_sets(labels, users)
+    keys = _keys(df, "user")
+    als, ranker = _normalised_scores(df, keys.groups, "ranker_score", "als_score", True)
     sweep = []
     for alpha in grid:
-        ranked = topk(df.assign(score=blend(df, float(alpha))), "score", k)
-        m = evaluate_topk(ranked, labels, k, n_catalogue, users=users)
+        rows, rank = _best(keys.groups, _mix(als, ranker, float(alpha)), k)
+        ranked = pd.DataFrame(
+            {
+                "user": pd.Categorical.from_codes(keys.users[rows], keys.user_strings),
+                "rank": rank,
+                "artist": pd.Categorical.from_codes(keys.artists[rows], keys.artist_strings),
+            }
+        )
+        m = evaluate_topk(ranked, relevant, k, n_catalogue)
         sweep.append({"alpha": float(alpha), **{n: m[n] for n in ("ndcg", "map", "recall")}})
     best = max(range(len(sweep)), key=lambda j: (sweep[j]["ndcg"], -sweep[j]["alpha"]))
     return sweep[best]["alpha"], sweep

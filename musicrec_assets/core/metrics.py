@@ -9,6 +9,7 @@ listeners with ≥ 1 relevant item; a listener without recommendations scores 0.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,9 +32,44 @@ def pair_isin(left: pd.DataFrame, right: pd.DataFrame) -> np.ndarray:
     return (lu >= 0) & (la >= 0) & np.isin(lkey, rkey)
 
 
+def _string_ids(values: pd.Series) -> np.ndarray:
+    """Equal integers for equal strings (-1 if missing); per category, not per row, if categorical."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        per_category = pd.factorize(values.cat.categories.astype(str))[0]
+        return np.append(per_category, -1)[values.cat.codes.to_numpy()]
+    return pd.factorize(values.astype(str))[0]
+
+
+@dataclass(frozen=True)
+class Relevant:
+    """Labels of the evaluated listeners as integer pairs, for scoring many lists against them."""
+
+    users: pd.Index  # evaluated listeners, sorted strings
+    artists: pd.Index  # artists of their labels
+    pairs: np.ndarray  # sorted: position in users × len(artists) + position in artists
+    n_rel: np.ndarray  # relevant items per listener
+
+
+def relevant_sets(relevant: pd.DataFrame, users: Any = None) -> Relevant:
+    """``evaluate_topk``'s view of the labels; prepare once when scoring several lists (α sweep)."""
+    rel = relevant[["user", "artist"]].astype(str).drop_duplicates()
+    if users is None:
+        users = np.unique(rel["user"].to_numpy())
+    users = pd.Index(np.unique(np.asarray(users).astype(str)))
+    rel = rel[rel["user"].isin(users)]
+    u = users.get_indexer(rel["user"])
+    n_rel = np.bincount(u, minlength=len(users))
+    if (n_rel == 0).any():
+        bad = users[np.flatnonzero(n_rel == 0)[0]]
+        raise ValueError(f"user {bad!r} has no relevant item; evaluate only users with ≥ 1")
+    artists = _uniques(rel["artist"])
+    pairs = u.astype(np.int64) * max(len(artists), 1) + artists.get_indexer(rel["artist"])
+    return Relevant(users, artists, np.sort(pairs), n_rel)
+
+
 def evaluate_topk(
     topk: pd.DataFrame,
-    relevant: pd.DataFrame,
+    relevant: pd.DataFrame | Relevant,
     k: int,
     n_catalogue: int,
     users: Any = None,
@@ -41,34 +77,42 @@ def evaluate_topk(
     """Mean metrics at ``k`` over ``users`` (default: every user in ``relevant``) + per-user arrays.
 
     ``topk`` has ``user, rank, artist`` (rank 1-based; positions are re-derived from the rank order,
-    so gaps do not matter; duplicates of an artist count once). Returns ``{"k", "users_evaluated",
-    precision, recall, map, ndcg, hit_rate, coverage, "per_user": {"user": array, metric: array}}``.
+    so gaps do not matter; duplicates of an artist count once); categorical ids are never
+    converted row by row. ``relevant`` is a label frame or ``relevant_sets(labels, users)``
+    (then ``users`` is already fixed). Returns ``{"k", "users_evaluated", precision, recall, map,
+    ndcg, hit_rate, coverage, "per_user": {"user": array, metric: array}}``.
     """
-    rel = relevant[["user", "artist"]].astype(str).drop_duplicates()
-    if users is None:
-        users = np.unique(rel["user"].to_numpy())
-    users = pd.Index(np.unique(np.asarray(users).astype(str)))
-    rel = rel[rel["user"].isin(users)]
-    n_rel = np.bincount(users.get_indexer(rel["user"]), minlength=len(users))
-    if (n_rel == 0).any():
-        bad = users[np.flatnonzero(n_rel == 0)[0]]
-        raise ValueError(f"user {bad!r} has no relevant item; evaluate only users with ≥ 1")
+    if not isinstance(relevant, Relevant):
+        relevant = relevant_sets(relevant, users)
+    elif users is not None:
+        raise ValueError("users are fixed by relevant_sets; do not pass them again")
+    users, n_rel = relevant.users, relevant.n_rel
 
-    rec = topk[["user", "rank", "artist"]]
-    u = codes_in(users, rec["user"])
-    rec = rec[(u >= 0) & (rec["rank"].to_numpy() <= k)]
-    u = codes_in(users, rec["user"])
-    order = np.lexsort((rec["rank"].to_numpy(), u))
-    rec, u = rec.iloc[order], u[order]
-    dup = pd.DataFrame({"u": u, "a": rec["artist"].astype(str).to_numpy()}).duplicated()
-    rec, u = rec[~dup.to_numpy()], u[~dup.to_numpy()]
+    u = codes_in(users, topk["user"])
+    rank = topk["rank"].to_numpy()
+    artist = _string_ids(topk["artist"])
+    in_labels = codes_in(relevant.artists, topk["artist"])
+    sel = (u >= 0) & (rank <= k)
+    u, rank, artist, in_labels = u[sel], rank[sel], artist[sel], in_labels[sel]
+    order = np.lexsort((rank, u))
+    u, artist, in_labels = u[order], artist[order], in_labels[order]
+    dup = pd.DataFrame({"u": u, "a": artist}).duplicated().to_numpy()
+    u, artist, in_labels = u[~dup], artist[~dup], in_labels[~dup]
     start = np.r_[0, np.flatnonzero(np.diff(u)) + 1] if len(u) else np.zeros(0, dtype=np.int64)
     first = np.repeat(start, np.diff(np.r_[start, len(u)]))
     pos = np.arange(len(u)) - first + 1  # 1-based position in the listener's list
     keep = pos <= k
-    rec, u, pos, first = rec[keep], u[keep], pos[keep], first[keep]
+    u, artist, in_labels, pos, first = (
+        u[keep],
+        artist[keep],
+        in_labels[keep],
+        pos[keep],
+        first[keep],
+    )
 
-    hit = pair_isin(rec, rel).astype(np.float64)
+    key = u.astype(np.int64) * max(len(relevant.artists), 1) + in_labels
+    labelled = np.append(relevant.pairs, -1)[np.searchsorted(relevant.pairs, key)] == key
+    hit = ((in_labels >= 0) & labelled).astype(np.float64)
     csum = np.cumsum(hit)
     before = np.where(first > 0, csum[np.maximum(first - 1, 0)], 0.0)
     hits_so_far = csum - before
@@ -86,7 +130,7 @@ def evaluate_topk(
         "ndcg": dcg / idcg,
         "hit_rate": (hits > 0).astype(np.float64),
     }
-    n_rec = rec["artist"].astype(str).nunique()
+    n_rec = np.count_nonzero(np.bincount(artist[artist >= 0]))
     out: dict[str, Any] = {"k": int(k), "users_evaluated": int(m)}
     out.update({name: float(v.mean()) if m else 0.0 for name, v in per_user.items()})
     out["coverage"] = float(n_rec / n_catalogue) if n_catalogue else 0.0

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from .als import ALSModel, fit_als, fold_in
 from .baselines import itemknn_topk, popularity_topk
-from .blend import blend, choose_alpha, sorted_codes, topk
+from .blend import blended_topk, choose_alpha, sorted_codes, topk
 from .candidates import als_candidates, candidate_recall, topn_from_vectors
 from .config import ALSConfig, BlendConfig, RerankerConfig
 from .features import item_features as build_item_features
@@ -283,7 +283,7 @@ def choose_blend(
 
 
 def _user_chunks(cands: pd.DataFrame, chunk_users: int) -> tuple[pd.DataFrame, list[slice]]:
-    codes = sorted_codes(cands["user"])
+    codes, _ = sorted_codes(cands["user"])
     if len(codes) and np.any(np.diff(codes) < 0):
         order = np.argsort(codes, kind="stable")
         cands, codes = cands.iloc[order].reset_index(drop=True), codes[order]
@@ -326,8 +326,7 @@ def score_candidates(
                 "ranker_score": ranker,
             }
         )
-        scored["score"] = blend(scored, alpha if use_ranker else 0.0).to_numpy()
-        parts.append(topk(scored, "score", k))
+        parts.append(blended_topk(scored, alpha if use_ranker else 0.0, k))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SERVE_COLUMNS})
     return pd.concat(parts, ignore_index=True)[list(SERVE_COLUMNS)]
@@ -591,7 +590,7 @@ def recommend_new_listener(
     else:
         cands = cands.assign(ranker_score=np.nan)
         use_ranker = False
-    cands["score"] = blend(cands, alpha if use_ranker else 0.0).to_numpy()
-    out = topk(cands, "score", n)[["rank", "artist", "score", "als_score", "ranker_score"]]
+    out = blended_topk(cands, alpha if use_ranker else 0.0, n)
+    out = out[["rank", "artist", "score", "als_score", "ranker_score"]]
     out.attrs["unknown_seeds"] = sorted(plays.index[~known].tolist())
     return out
