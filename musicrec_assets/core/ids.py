@@ -70,14 +70,20 @@ def as_sorted_categorical(values: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(vocab, dtype=object))
 
 
-def shared_codes(columns: Sequence[pd.Series]) -> tuple[list[np.ndarray], int]:
-    """Codes of several key columns in one vocabulary, and its size, so columns of different
+def shared_codes(columns: Sequence[pd.Series]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Codes of several key columns in one vocabulary (returned too), so columns of different
     frames compare as integers whatever their encoding (str, object, categoricals with different
     or unused categories). Values compare as strings, like everywhere in this module; missing
-    values share one code of their own (as in ``merge`` and ``duplicated``). The codes are for
-    equality only, not in string order. Strings are hashed once per row (free for categoricals),
-    then only the distinct values are compared.
+    values get code -1, so they match each other (as in ``merge`` and ``duplicated``). The codes
+    are for equality only, not in string order. Strings are hashed once per row (free for
+    categoricals), then only the distinct values are compared; a column keeps its own codes
+    whenever they already are the shared ones (the first column; categoricals over the same
+    categories in the same order, which then compare by category).
     """
+    cats = [s.cat.categories for s in columns if isinstance(s.dtype, pd.CategoricalDtype)]
+    if len(cats) == len(columns) and all(c.equals(cats[0]) for c in cats[1:]):  # in order
+        names = np.asarray(cats[0].astype(str), dtype=object)
+        return [s.cat.codes.to_numpy() for s in columns], names
     local = []
     for s in columns:
         if isinstance(s.dtype, pd.CategoricalDtype):
@@ -86,13 +92,27 @@ def shared_codes(columns: Sequence[pd.Series]) -> tuple[list[np.ndarray], int]:
             local.append(pd.factorize(s))
     names = [np.asarray(pd.Index(u).astype(str), dtype=object) for _, u in local]
     shared, vocab = pd.factorize(np.concatenate([np.empty(0, dtype=object), *names]))
-    missing = len(vocab)  # code -1 (missing) picks the appended last entry of each lookup
     bounds = np.cumsum([0, *map(len, names)])
-    out = [
-        np.append(shared[lo:hi], missing).astype(np.int64)[codes]
-        for (codes, _), lo, hi in zip(local, bounds[:-1], bounds[1:], strict=True)
-    ]
-    return out, missing + 1
+    out = []
+    for (codes, _), lo, hi in zip(local, bounds[:-1], bounds[1:], strict=True):
+        if np.array_equal(shared[lo:hi], np.arange(hi - lo)):
+            out.append(codes)
+        else:  # the appended -1 maps code -1 (missing) to itself
+            out.append(np.append(shared[lo:hi], -1).astype(np.int32)[codes])
+    return out, np.asarray(vocab, dtype=object)
+
+
+def shared_categories(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> list[pd.DataFrame]:
+    """The frames with their ``columns`` (where present) as categoricals over shared categories:
+    each string column is hashed once, however many keys (``frame_keys``) it is part of then."""
+    out = [f.copy(deep=False) for f in frames]
+    for col in columns:
+        having = [f for f in out if col in f]
+        codes, vocab = shared_codes([f[col] for f in having])
+        dtype = pd.CategoricalDtype(pd.Index(vocab, dtype=object))
+        for f, c in zip(having, codes, strict=True):
+            f[col] = pd.Categorical.from_codes(c, dtype=dtype)
+    return out
 
 
 def frame_keys(
@@ -103,13 +123,15 @@ def frame_keys(
     keys = [np.zeros(len(f), dtype=np.int64) for f in frames]
     size = 1
     for col in columns:
-        codes, n = shared_codes([f[col] for f in frames])
+        codes, vocab = shared_codes([f[col] for f in frames])
+        n = len(vocab) + 1  # and missing
         size *= n
         if size > np.iinfo(np.int64).max:
             raise OverflowError(f"too many distinct ({', '.join(columns)}) for int64 keys")
         for k, c in zip(keys, codes, strict=True):  # in place: no 17.5M-row temporaries
             k *= n
             k += c
+            k += 1  # missing (-1) becomes 0
     return keys
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from musicrec_assets.core.ids import (
     duplicate_count,
     frame_keys,
+    shared_categories,
     shared_codes,
     sorted_in,
 )
@@ -115,7 +116,9 @@ def _splits_cover_plays(df: pd.DataFrame, others: dict[str, pd.DataFrame]) -> li
     unknown = sorted(present - set(SPLITS))
     if unknown:
         problems.append(f"unknown split values: {unknown}")
-    split_keys, play_keys = (np.sort(k) for k in frame_keys([df, others["user_artist_plays"]]))
+    split_keys, play_keys = frame_keys([df, others["user_artist_plays"]])
+    split_keys.sort()
+    play_keys.sort()
     lost = int(np.count_nonzero(~sorted_in(play_keys, split_keys)))
     extra = int(np.count_nonzero(~sorted_in(split_keys, play_keys)))
     if lost or extra:
@@ -126,10 +129,11 @@ def _splits_cover_plays(df: pd.DataFrame, others: dict[str, pd.DataFrame]) -> li
             "min_artists artists): the models cannot be validated or evaluated; lower "
             "min_artists or add listening data"
         )
-    (users,), n_users = shared_codes([df["user"]])
+    (users,), vocab = shared_codes([df["user"]])
+    users = users.astype(np.int64) + 1  # a missing listener (-1) counts once, as in a set
     train = (df["split"] == "train").to_numpy()
-    trained = np.bincount(users[train], minlength=n_users) > 0
-    held = np.bincount(users[~train], minlength=n_users) > 0
+    trained = np.bincount(users[train], minlength=len(vocab) + 1) > 0
+    held = np.bincount(users[~train], minlength=len(vocab) + 1) > 0
     untrained = int(np.count_nonzero(held & ~trained))
     if untrained:
         problems.append(f"{untrained} listeners have held-out artists but no training ones")
@@ -241,8 +245,9 @@ def reranker_beats_als(validation: dict):
 def _group_sizes(df: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     """``df.groupby(columns).size()`` values by sorting integer keys (rows with a missing key
     are dropped, as groupby does): hash-grouping three string columns is slow at 36M rows."""
-    complete = df[list(columns)].notna().all(axis=1).to_numpy()
-    keys = np.sort(frame_keys([df], columns)[0][complete])
+    complete = np.logical_and.reduce([df[c].notna().to_numpy() for c in columns])
+    keys = frame_keys([df], columns)[0][complete]
+    keys.sort()
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     return np.diff(np.r_[starts, len(keys)])
 
@@ -288,11 +293,18 @@ def playlists_valid(
         )
         return
     problems = []
-    listed, recommended = (np.sort(k) for k in frame_keys([playlists, recs], ("user", "artist")))
+    playlists, recs, tracks = shared_categories(
+        [playlists, recs, tracks], ("user", "artist", "context", "track_id")
+    )
+    listed, recommended = frame_keys([playlists, recs], ("user", "artist"))
+    listed.sort()
+    recommended.sort()
     stray = int(np.count_nonzero(~sorted_in(listed, recommended)))
     if stray:
         problems.append(f"{stray} tracks of artists not recommended to that listener")
-    listed, credited = (np.sort(k) for k in frame_keys([playlists, tracks], ("artist", "track_id")))
+    listed, credited = frame_keys([playlists, tracks], ("artist", "track_id"))
+    listed.sort()
+    credited.sort()
     foreign = int(np.count_nonzero(~sorted_in(listed, credited)))
     if foreign:
         problems.append(f"{foreign} tracks not credited to their artist's Spotify id")
