@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 
 @contextmanager
@@ -136,9 +137,16 @@ def save_artifact(storage_dir: str | Path, name: str, value: Any) -> Path:
     return _WRITERS[ARTIFACT_EXT[name]](value, path)
 
 
-def load_artifact(storage_dir: str | Path, name: str) -> Any:
-    """Read an asset's artifact back (FileNotFoundError names the file when it was never built)."""
+def load_artifact(storage_dir: str | Path, name: str, columns: Sequence[str] | None = None) -> Any:
+    """Read an asset's artifact back (FileNotFoundError names the file when it was never built).
+
+    ``columns`` reads only those of a table's columns that the file has (all when it has none of
+    them): a check of 4 columns of a 17.5M-row table need not read the other 4.
+    """
     path = artifact_path(storage_dir, name)
     if not path.exists():
         raise FileNotFoundError(f"artifact {path} does not exist: materialize {name} first")
+    if columns is not None and ARTIFACT_EXT[name] == "parquet":
+        present = set(pq.read_schema(path).names)
+        return read_parquet(path, [c for c in columns if c in present] or None)
     return _READERS[ARTIFACT_EXT[name]](path)

@@ -9,6 +9,7 @@ The order of a vocabulary is always the string order, so results never depend on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -67,3 +68,92 @@ def as_sorted_categorical(values: pd.Series) -> pd.Categorical:
     """A key column as a categorical with sorted categories (compact on disk and in memory)."""
     codes, vocab = factorize_sorted(values)
     return pd.Categorical.from_codes(codes, categories=pd.Index(vocab, dtype=object))
+
+
+def shared_codes(columns: Sequence[pd.Series]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Codes of several key columns in one vocabulary (returned too), so columns of different
+    frames compare as integers whatever their encoding (str, object, categoricals with different
+    or unused categories). Values compare as strings, like everywhere in this module; missing
+    values get code -1, so they match each other (as in ``merge`` and ``duplicated``). The codes
+    are for equality only, not in string order. Strings are hashed once per row (free for
+    categoricals), then only the distinct values are compared; a column keeps its own codes
+    whenever they already are the shared ones (the first column; categoricals over the same
+    categories in the same order, which then compare by category).
+    """
+    cats = [s.cat.categories for s in columns if isinstance(s.dtype, pd.CategoricalDtype)]
+    if len(cats) == len(columns) and all(c.equals(cats[0]) for c in cats[1:]):  # in order
+        names = np.asarray(cats[0].astype(str), dtype=object)
+        return [s.cat.codes.to_numpy() for s in columns], names
+    local = []
+    for s in columns:
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            local.append((s.cat.codes.to_numpy(), s.cat.categories))
+        else:
+            local.append(pd.factorize(s))
+    names = [np.asarray(pd.Index(u).astype(str), dtype=object) for _, u in local]
+    shared, vocab = pd.factorize(np.concatenate([np.empty(0, dtype=object), *names]))
+    bounds = np.cumsum([0, *map(len, names)])
+    out = []
+    for (codes, _), lo, hi in zip(local, bounds[:-1], bounds[1:], strict=True):
+        if np.array_equal(shared[lo:hi], np.arange(hi - lo)):
+            out.append(codes)
+        else:  # the appended -1 maps code -1 (missing) to itself
+            out.append(np.append(shared[lo:hi], -1).astype(np.int32)[codes])
+    return out, np.asarray(vocab, dtype=object)
+
+
+def shared_categories(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> list[pd.DataFrame]:
+    """The frames with their ``columns`` (where present) as categoricals over shared categories:
+    each string column is hashed once, however many keys (``frame_keys``) it is part of then."""
+    out = [f.copy(deep=False) for f in frames]
+    for col in columns:
+        having = [f for f in out if col in f]
+        codes, vocab = shared_codes([f[col] for f in having])
+        dtype = pd.CategoricalDtype(pd.Index(vocab, dtype=object))
+        for f, c in zip(having, codes, strict=True):
+            f[col] = pd.Categorical.from_codes(c, dtype=dtype)
+    return out
+
+
+def frame_keys(
+    frames: Sequence[pd.DataFrame], columns: Sequence[str] = ("user", "artist")
+) -> list[np.ndarray]:
+    """One int64 per row of each frame, equal iff the rows agree on ``columns``: compare or
+    deduplicate 17.5M (user, artist) pairs of two tables by sorting integers, not strings."""
+    keys = [np.zeros(len(f), dtype=np.int64) for f in frames]
+    size = 1
+    for col in columns:
+        codes, vocab = shared_codes([f[col] for f in frames])
+        n = len(vocab) + 1  # and missing
+        size *= n
+        if size > np.iinfo(np.int64).max:
+            raise OverflowError(f"too many distinct ({', '.join(columns)}) for int64 keys")
+        for k, c in zip(keys, codes, strict=True):  # in place: no 17.5M-row temporaries
+            k *= n
+            k += c
+            k += 1  # missing (-1) becomes 0
+    return keys
+
+
+def keys_in(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin(values, pool)`` for int64 keys. At 17.5M keys NumPy 2.4's ``isin`` (a hash-based
+    ``np.unique`` inside) takes 30-40 s, and so does a binary search of unsorted values (a cache
+    miss per step); sorting both sides first takes ~3 s."""
+    order = np.argsort(values)
+    out = np.empty(len(values), dtype=bool)
+    out[order] = sorted_in(values[order], np.sort(pool))
+    return out
+
+
+def sorted_in(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin(values, pool)`` when both are sorted: one sequential binary search."""
+    if not len(pool):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(pool, values), len(pool) - 1)
+    return pool[pos] == values
+
+
+def duplicate_count(keys: np.ndarray) -> int:
+    """Rows whose key appeared on an earlier row (``duplicated().sum()``), by one sort."""
+    ordered = np.sort(keys)
+    return int(np.count_nonzero(ordered[1:] == ordered[:-1]))

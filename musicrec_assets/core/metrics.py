@@ -15,21 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .ids import codes_in, vocab_of
+from .ids import codes_in, frame_keys, keys_in
 
 METRICS: tuple[str, ...] = ("precision", "recall", "map", "ndcg", "hit_rate")
 
 
 def pair_isin(left: pd.DataFrame, right: pd.DataFrame) -> np.ndarray:
     """For each (user, artist) row of ``left``: is the pair in ``right``? (str or categorical)."""
-    users = vocab_of(right["user"])
-    artists = vocab_of(right["artist"])
-    ru, ra = codes_in(users, right["user"]), codes_in(artists, right["artist"])
-    lu, la = codes_in(users, left["user"]), codes_in(artists, left["artist"])
-    n = np.int64(max(len(artists), 1))
-    rkey = ru.astype(np.int64) * n + ra
-    lkey = lu.astype(np.int64) * n + la
-    return (lu >= 0) & (la >= 0) & np.isin(lkey, rkey)
+    lkey, rkey = frame_keys([left, right])
+    return keys_in(lkey, rkey)
 
 
 def _string_ids(values: pd.Series) -> np.ndarray:
