@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .ids import codes_in, frame_keys, keys_in
+from .ids import codes_in, frame_keys, keys_in, vocab_of
 
 METRICS: tuple[str, ...] = ("precision", "recall", "map", "ndcg", "hit_rate")
 
@@ -56,7 +56,7 @@ def relevant_sets(relevant: pd.DataFrame, users: Any = None) -> Relevant:
     if (n_rel == 0).any():
         bad = users[np.flatnonzero(n_rel == 0)[0]]
         raise ValueError(f"user {bad!r} has no relevant item; evaluate only users with ≥ 1")
-    artists = _uniques(rel["artist"])
+    artists = vocab_of(rel["artist"])
     pairs = u.astype(np.int64) * max(len(artists), 1) + artists.get_indexer(rel["artist"])
     return Relevant(users, artists, np.sort(pairs), n_rel)
 
