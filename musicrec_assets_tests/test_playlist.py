@@ -463,6 +463,170 @@ def test_categorical_inputs_give_the_same_playlists(world: dict[str, pd.DataFram
     pd.testing.assert_frame_equal(build_all(sliced), build_all(plain))
 
 
+def random_world(seed: int = 7) -> dict[str, pd.DataFrame]:
+    """Many listeners with what makes chunking and key handling hard: exact score ties (coarse
+    scores, missing audio), featured credits (one track under two artists), remaster variants,
+    listeners without history, history of listeners without recommendations."""
+    rng = np.random.default_rng(seed)
+    artists = [f"Artist {i:02d}" for i in range(40)] + ["Zoë", "Ähnlich", "bass & co"]
+    rows = []
+    for a, artist in enumerate(artists):
+        for j in range(int(rng.integers(1, 7))):
+            credit = [f"id-{artist}"]
+            if rng.random() < 0.15:  # featured: the track is also the other artist's
+                credit.append(f"id-{artists[int(rng.integers(len(artists)))]}")
+            title = f"Song {j % 4}" + (" - Remastered 2011" if j >= 4 else "")
+            rows.append(
+                {
+                    "track_id": f"t{a:02d}{j}",
+                    "track_name": title,
+                    "artist_ids": credit,
+                    "popularity": float(rng.integers(0, 5)),
+                    "tempo": rng.choice([np.nan, 90.0, 120.0, 150.0]),
+                    "valence": rng.choice([np.nan, 0.3, 0.6]),
+                }
+            )
+    tracks = make_tracks(rows)
+    cat = catalog({a: (f"id-{a}" if i % 9 else None) for i, a in enumerate(artists)})
+    genres = ["rock", "pop", "jazz", "edm", "folk"]
+    prof = profiles(
+        {
+            a: (
+                float(rng.choice([np.nan, 80.0, 120.0])),
+                float(rng.choice([0.2, 0.5, 0.8])),
+                list(rng.choice(genres, size=int(rng.integers(1, 4)), replace=False)),
+            )
+            for i, a in enumerate(artists)
+            if i % 7
+        }
+    )
+    users = [f"user{u:03d}" for u in range(60)]
+    recs = pd.DataFrame(
+        [
+            {"user": u, "artist": a, "score": float(rng.choice([0.2, 0.5, 0.5, 0.9]))}
+            for u in users
+            for a in rng.choice(artists, size=int(rng.integers(3, 14)), replace=False)
+        ]
+    )
+    history = pd.DataFrame(
+        [
+            {"user": u, "artist": a, "plays": int(rng.choice([1, 3, 3, 10]))}
+            for u in [*users[5:], "only-history"]
+            for a in rng.choice(artists, size=int(rng.integers(1, 8)), replace=False)
+        ]
+    )
+    return {"tracks": tracks, "catalog": cat, "profiles": prof, "history": history, "recs": recs}
+
+
+def with_keys(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """``user``/``artist`` as object strings, or as categoricals whose categories are unsorted
+    and include values that never occur (as a sliced parquet dictionary column has)."""
+    if kind == "object":
+        return df.astype({"user": object, "artist": object})
+    out = df.copy()
+    for col in ("user", "artist"):
+        labels = [*sorted(df[col].unique(), reverse=True), f"unused {col}"]
+        out[col] = pd.Categorical(df[col], categories=labels)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["object", "category"])
+@pytest.mark.parametrize("chunk_users", [1, 7])
+def test_build_playlists_same_for_any_chunking_and_key_dtype(kind: str, chunk_users: int) -> None:
+    world = random_world()
+    cfg = PlaylistConfig(length=8, per_artist_cap=2)
+    table = pl.artist_tracks(world["catalog"], world["tracks"], cfg.tracks_per_artist)
+    expected = pl.build_playlists(
+        world["recs"], world["history"], world["profiles"], table, cfg, chunk_users=10_000
+    )
+    assert expected["user"].nunique() == world["recs"]["user"].nunique()
+    assert expected["reason"].str.startswith("Because you play").any()
+    out = pl.build_playlists(
+        with_keys(world["recs"], kind),
+        with_keys(world["history"], kind),
+        world["profiles"],
+        table,
+        cfg,
+        chunk_users=chunk_users,
+    )
+    pd.testing.assert_frame_equal(out, expected, check_exact=True)
+
+
+def pandas_reference(df: pd.DataFrame, cap: int, length: int) -> dict[str, pd.DataFrame]:
+    """The ranking steps as plain pandas sorts and drop_duplicates: what they must equal."""
+    ranked = df.sort_values(
+        ["user", "final", "track_id", "artist"], ascending=[True, False, True, True], kind="stable"
+    ).reset_index(drop=True)
+    deduped = ranked.drop_duplicates(["user", "track_id"]).drop_duplicates(
+        ["user", "artist", "title_key"]
+    )
+    capped = deduped[deduped.groupby(["user", "artist"]).cumcount() < cap]
+    top = capped[capped.groupby("user").cumcount() < length]
+    return {
+        "ranked": ranked,
+        "deduped": deduped.reset_index(drop=True),
+        "capped": capped.reset_index(drop=True),
+        "top": top.reset_index(drop=True),
+    }
+
+
+@pytest.mark.parametrize("presorted", [False, True])
+def test_ranking_steps_match_a_pandas_reference(presorted: bool) -> None:
+    """Exact score ties (few distinct finals), a track under two artists, repeated titles; rows
+    either shuffled or already in (user, track, artist) order (the batch's fast path)."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    df = pd.DataFrame(
+        {
+            "user": rng.choice([f"u{i}" for i in range(40)], n),
+            "artist": rng.choice(list("ABCDEFG"), n),
+            "track_id": rng.choice([f"t{i}" for i in range(60)], n),
+            "title_key": rng.choice(["x", "y", "z"], n),
+            "final": rng.choice([0.1, 0.25, 0.5, 0.75, np.nan], n),
+            "row": np.arange(n),
+        }
+    ).drop_duplicates(["user", "track_id", "artist"])
+    if presorted:
+        df = df.sort_values(["user", "track_id", "artist"]).reset_index(drop=True)
+    expected = pandas_reference(df, cap=2, length=5)
+    ranked = pl._by_score(df)
+    pd.testing.assert_frame_equal(ranked, expected["ranked"])
+    deduped = pl.dedupe(ranked, ranked=True)
+    pd.testing.assert_frame_equal(deduped, expected["deduped"])
+    capped = pl.cap_per_artist(deduped, 2, ranked=True)
+    pd.testing.assert_frame_equal(capped, expected["capped"])
+    pd.testing.assert_frame_equal(pl.take_top(capped, 5, ranked=True), expected["top"])
+    pd.testing.assert_frame_equal(pl.dedupe(df), expected["deduped"])
+
+
+def greedy_spread(artists: list[str]) -> list[int]:
+    """spread_artists' rule, literally, for one playlist."""
+    remaining, order, prev = list(range(len(artists))), [], None
+    while remaining:
+        counts = {a: sum(artists[i] == a for i in remaining) for a in artists}
+        other = [i for i in remaining if artists[i] != prev]
+        forced = [i for i in other if 2 * counts[artists[i]] > len(remaining)]
+        pick = (forced or other or remaining)[0]
+        order.append(pick)
+        remaining.remove(pick)
+        prev = artists[pick]
+    return order
+
+
+def test_spread_artists_follows_its_greedy_rule() -> None:
+    rng = np.random.default_rng(5)
+    rows = []
+    for u in range(200):
+        n = int(rng.integers(1, 15))
+        pool = list("ABCDE")[: int(rng.integers(1, 6))]
+        rows += [{"user": f"u{u:03d}", "artist": rng.choice(pool), "pos": i} for i in range(n)]
+    df = pd.DataFrame(rows)
+    out = pl.spread_artists(df)
+    for user, part in df.groupby("user", sort=False):
+        expected = greedy_spread(part["artist"].tolist())
+        assert out.loc[out["user"] == user, "pos"].tolist() == expected, user
+
+
 def test_overrides_change_weights_cap_and_length(world: dict[str, pd.DataFrame]) -> None:
     out = build_all(world, contexts=["default"], weights=(1.0, 0.0, 0.0), cap=1, length=3)
     assert (out["tempo_part"] == 0).all() and (out["valence_part"] == 0).all()
