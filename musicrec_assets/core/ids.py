@@ -5,6 +5,8 @@ array) took minutes per stage and gigabytes of memory. ``interaction_splits`` th
 ``user`` and ``artist`` as categoricals with sorted categories, and everything downstream asks
 this module for codes: free for categoricals, one hash pass (``pd.factorize``) for plain strings.
 The order of a vocabulary is always the string order, so results never depend on the encoding.
+Keys of several tables compared for equality only (``shared_codes``, ``frame_keys``) share codes
+in no particular order instead, which saves sorting the strings.
 """
 
 from __future__ import annotations

@@ -59,8 +59,8 @@ def table_check(
 ) -> dg.AssetChecksDefinition:
     """A blocking check: required columns, unique keys, positive counts, not empty, plus ``extra``.
 
-    Only the columns checked are read (``extra_ins``: other assets ``extra`` needs and their
-    columns), since most of the time of a check at 17.5M rows would go into reading the rest.
+    Only the columns checked are read (``extra_ins``: the other assets ``extra`` needs, and
+    their columns): at 17.5M rows, reading the unchecked columns took longer than the checks.
     """
     extra_ins = extra_ins or {}
     columns = list(dict.fromkeys([*required, *key, *([positive] if positive else [])]))

@@ -59,7 +59,7 @@ def read_only(columns: Mapping[str, Sequence[str]]) -> dict[str, str]:
     """Op tags making ``ArtifactIOManager`` read only these columns of each named table input.
 
     A tag, not ``AssetIn`` metadata, because Dagster refuses metadata on the input of the asset a
-    check checks; checks of 17.5M-row tables spent most of their time reading unused columns.
+    check checks; at 17.5M rows, reading the columns a check does not use took longer than it.
     """
     return {READ_COLUMNS_TAG: json.dumps({name: list(cols) for name, cols in columns.items()})}
 
