@@ -1037,7 +1037,14 @@ def build_playlists(
     edges = np.append(np.arange(0, listeners, max(1, chunk_users)), listeners)
     rec_cut = np.searchsorted(batch.rec_user, edges)
     history_cut = np.searchsorted(batch.history["user"].cat.codes.to_numpy(), edges)
-    parts: dict[str, list[Any]] = {c: [] for c in ("user", "context", *PLAYLIST_COLUMNS)}
+    # Numbers go straight into one array per column, sized by an upper bound on the rows (a
+    # listener gets at most min(length, tracks of all their recommended artists) per context);
+    # pages past the rows written are never touched. Strings stay per-chunk arrow arrays.
+    tracks = np.bincount(batch.rec_user, batch.track_groups[2][batch.rec_artist], listeners)
+    bound = len(chosen) * int(np.minimum(tracks, length).sum())
+    numbers: dict[str, np.ndarray] = {}
+    texts: dict[str, list[Any]] = {}
+    filled = 0
     for i in range(len(edges) - 1):
         part = _build_chunk(
             batch,
@@ -1049,19 +1056,20 @@ def build_playlists(
             length,
             cap,
         )
+        rows = len(part.get("rank", ()))
         for c, values in part.items():
-            parts[c].append(values)
-    if not parts["user"]:
+            if isinstance(values, np.ndarray):
+                numbers.setdefault(c, np.empty(bound, dtype=values.dtype))
+                numbers[c][filled : filled + rows] = values
+            else:
+                texts.setdefault(c, []).append(values)
+        filled += rows
+    if not filled:
         return _empty_playlists()
-    # Column by column, each column's chunks freed once joined: no second copy of the frame.
-    return pd.DataFrame({c: _concat(parts.pop(c)) for c in list(parts)}, copy=False)
-
-
-def _concat(chunks: list[Any]) -> Any:
-    """One column from its chunks' arrays (strings are joined as arrow chunks, not copied)."""
-    if isinstance(chunks[0], np.ndarray):
-        return np.concatenate(chunks)
-    return pd.concat([pd.Series(c) for c in chunks], ignore_index=True).array
+    columns = {c: numbers[c][:filled] for c in numbers}
+    for c, chunks in texts.items():  # arrow chunks side by side, not copied
+        columns[c] = pd.concat([pd.Series(v) for v in chunks], ignore_index=True).array
+    return pd.DataFrame({c: columns[c] for c in ("user", "context", *PLAYLIST_COLUMNS)}, copy=False)
 
 
 @dataclasses.dataclass(frozen=True)
