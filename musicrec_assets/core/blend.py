@@ -116,8 +116,10 @@ def normalise_per_user(df: pd.DataFrame, col: str, user_col: str = "user") -> pd
 def _mix(als: np.ndarray, ranker: np.ndarray | None, alpha: float) -> np.ndarray:
     if alpha == 0 or ranker is None:
         return als
-    mixed = alpha * ranker + (1.0 - alpha) * als
-    return np.where(np.isnan(ranker), als, mixed)
+    mixed = alpha * ranker
+    mixed += (1.0 - alpha) * als
+    np.copyto(mixed, als, where=np.isnan(ranker))
+    return mixed
 
 
 def _normalised_scores(
@@ -147,30 +149,37 @@ def _best(groups: _Groups, score: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     """Rows of each listener's best ``k`` scores in rank order, and their 1-based ranks.
 
     Order: score descending (NaN last), ties in ``groups.order`` (artist code). On the padded
-    matrix, a partition finds each listener's k-th key, the rows before it plus the first
-    (by artist) of those equal to it are exactly the k best, and only those k get sorted.
+    matrix, a partition finds each listener's k-th key; the rows before it plus the first (by
+    artist) of those equal to it are exactly the k best, and only those k get sorted.
     """
-    key = np.where(np.isnan(score), np.inf, -score)
+    n = len(score)
+    key = np.empty(n + 1)  # sort key per row, and one for padding: after every row, NaN included
+    np.negative(score, out=key[:n])
+    key[n] = np.inf
+    np.copyto(key[:n], np.inf, where=np.isnan(score))
     if groups.cells is None:
         listener = np.repeat(np.arange(len(groups.starts)), groups.counts)
         ranked = groups.order[np.lexsort((key[groups.order], listener))]
-        rank = np.arange(len(key)) - groups.starts[listener] + 1
+        rank = np.arange(n) - groups.starts[listener] + 1
         return ranked[rank <= k], rank[rank <= k]
     cells = groups.cells
-    keys = np.append(key, np.inf)[cells]  # padding sorts after every row, NaN rows included
+    keys = key[cells]
     if 0 < k < cells.shape[1]:
         kth = np.partition(keys, k - 1, axis=1)[:, k - 1 : k]
-        better, tie = keys < kth, keys == kth
-        need = k - better.sum(axis=1, keepdims=True)
-        ties = tie.sum(axis=1)
-        # n-th tie within its listener: a flat running count (accumulating along rows is slow)
-        nth = np.cumsum(tie).reshape(tie.shape) - (np.cumsum(ties) - ties)[:, None]
-        keep = better | (tie & (nth <= need))
+        keep = keys <= kth
+        over = np.flatnonzero(keep.sum(axis=1) > k)  # more rows tie with the k-th than fit
+        if len(over):
+            tie = keys[over] == kth[over]
+            room = k - (keys[over] < kth[over]).sum(axis=1)
+            ties = tie.sum(axis=1)
+            # n-th tie of its listener: a flat running count (accumulating along rows is slow)
+            nth = np.cumsum(tie).reshape(tie.shape) - (np.cumsum(ties) - ties)[:, None]
+            keep[over] &= ~tie | (nth <= room[:, None])
         keys, cells = keys[keep].reshape(-1, k), cells[keep].reshape(-1, k)
     pos = np.argsort(keys, axis=1, kind="stable")[:, : max(k, 0)]
     top = np.take_along_axis(cells, pos, axis=1)
     rank = np.broadcast_to(np.arange(1, top.shape[1] + 1), top.shape)
-    real = top < len(key)
+    real = top < n
     return top[real], rank[real]
 
 
