@@ -17,33 +17,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from .ids import sorted_codes
 from .metrics import evaluate_topk, relevant_sets
 
 CONSTANT_SCORE = 0.5  # a listener whose scores are all equal: no preference, the midpoint
 MAX_PADDING = 2  # pad listeners to a matrix only while it has at most this many cells per row
-
-
-def sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Codes of the values in string order (-1 if missing) and the strings they stand for.
-
-    Only values that occur get a code, so unused categories cost nothing; categoricals are never
-    converted row by row, and their categories are sorted only if they are not already.
-    """
-    if not isinstance(values.dtype, pd.CategoricalDtype):
-        codes, strings = pd.factorize(values.astype(str), sort=True)
-        return codes, strings
-    codes = values.cat.codes.to_numpy()
-    cats = values.cat.categories.astype(str)
-    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(cats)))
-    strings = cats[used]
-    lookup = np.full(len(cats) + 1, -1, dtype=np.int64)  # the last slot is for code -1
-    if strings.is_monotonic_increasing:
-        lookup[used] = np.arange(len(used))
-    else:
-        order = np.argsort(strings.to_numpy(), kind="stable")
-        lookup[used[order]] = np.arange(len(used))
-        strings = strings[order]
-    return lookup[codes], strings
 
 
 class _Groups(NamedTuple):

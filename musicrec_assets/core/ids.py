@@ -18,33 +18,41 @@ import numpy as np
 import pandas as pd
 
 
-def _categories(values: pd.Series) -> np.ndarray:
-    return values.cat.categories.to_numpy().astype(object)
+def sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of the values in string order (-1 if missing) and the strings they stand for.
+
+    Only values that occur get a code, so unused categories cost nothing; categoricals are never
+    converted row by row, and their categories are sorted only if they are not already.
+    """
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        codes, strings = pd.factorize(values.astype(str), sort=True)
+        return codes, strings
+    codes = values.cat.codes.to_numpy()
+    cats = values.cat.categories.astype(str)
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(cats)))
+    strings = cats[used]
+    lookup = np.full(len(cats) + 1, -1, dtype=np.int64)  # the last slot is for code -1
+    if strings.is_monotonic_increasing:
+        lookup[used] = np.arange(len(used))
+    else:
+        order = np.argsort(strings.to_numpy(), kind="stable")
+        lookup[used[order]] = np.arange(len(used))
+        strings = strings[order]
+    return lookup[codes], strings
 
 
 def factorize_sorted(values: Any) -> tuple[np.ndarray, np.ndarray]:
     """(codes, vocabulary) with the vocabulary sorted: ``np.unique(..., return_inverse=True)``
     for string keys, without sorting the strings when ``values`` is a categorical.
 
-    Unused categories are dropped, so the vocabulary is exactly the values present.
+    Unused categories are dropped, so the vocabulary is exactly the values present; a missing
+    key is an error (keys are never null where this is used).
     """
     s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = _categories(s).astype(str).astype(object)
-        codes = s.cat.codes.to_numpy().astype(np.int64)
-        if (codes < 0).any():
-            raise ValueError("missing key among the values to factorize")
-        present = np.bincount(codes, minlength=len(cats)) > 0
-        order = np.argsort(cats, kind="stable")
-        if np.any(order != np.arange(len(cats))):  # categories not in string order
-            cats, present = cats[order], present[order]
-            rank = np.empty(len(order), np.int64)
-            rank[order] = np.arange(len(order))
-            codes = rank[codes]
-        new = np.cumsum(present) - 1
-        return new[codes], cats[present]
-    codes, uniques = pd.factorize(s.astype(str), sort=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    codes, strings = sorted_codes(s)
+    if (codes < 0).any():
+        raise ValueError("missing key among the values to factorize")
+    return codes.astype(np.int64, copy=False), np.asarray(strings, dtype=object)
 
 
 def vocab_of(values: pd.Series) -> pd.Index:

@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import sparse
 
 from .config import ContextConfig, PlaylistConfig
+from .ids import sorted_codes
 
 TEMPO_SCALE = 80.0  # BPM difference at which Tempo_sim reaches 0 (design §4)
 NEUTRAL_SIM = 0.5  # similarity given when the track's or the target's value is unknown
@@ -99,23 +100,9 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes ordered like the values, and the sorted labels they index.
-
-    Missing values get ``len(labels)``: they sort last and group together, as in pandas.
-    A categorical's own codes are used (re-ranked if its categories are not sorted).
-    """
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        labels = values.cat.categories
-        codes = values.cat.codes.to_numpy().astype(np.int64)
-        if not labels.is_monotonic_increasing:
-            order = labels.argsort()
-            rank = np.empty(len(labels), dtype=np.int64)
-            rank[order] = np.arange(len(labels))
-            codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
-            labels = labels.take(order)
-    else:
-        codes, uniques = pd.factorize(values, sort=True)
-        labels = pd.Index(uniques)
+    """``ids.sorted_codes`` with missing values coded ``len(labels)``: they sort last and group
+    together, as in pandas."""
+    codes, labels = sorted_codes(values)
     if len(codes) and codes.min() < 0:
         codes = np.where(codes >= 0, codes, len(labels))
     return codes, labels
