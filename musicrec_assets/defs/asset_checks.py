@@ -15,6 +15,7 @@ import pandas as pd
 from musicrec_assets.core.ids import (
     duplicate_count,
     frame_keys,
+    keys_in,
     shared_categories,
     shared_codes,
     sorted_in,
@@ -296,16 +297,11 @@ def playlists_valid(
     playlists, recs, tracks = shared_categories(
         [playlists, recs, tracks], ("user", "artist", "context", "track_id")
     )
-    listed, recommended = frame_keys([playlists, recs], ("user", "artist"))
-    listed.sort()
-    recommended.sort()
-    stray = int(np.count_nonzero(~sorted_in(listed, recommended)))
+    stray = int(np.count_nonzero(~keys_in(*frame_keys([playlists, recs], ("user", "artist")))))
     if stray:
         problems.append(f"{stray} tracks of artists not recommended to that listener")
     listed, credited = frame_keys([playlists, tracks], ("artist", "track_id"))
-    listed.sort()
-    credited.sort()
-    foreign = int(np.count_nonzero(~sorted_in(listed, credited)))
+    foreign = int(np.count_nonzero(~keys_in(listed, credited)))
     if foreign:
         problems.append(f"{foreign} tracks not credited to their artist's Spotify id")
     per_artist = _group_sizes(playlists, ("user", "context", "artist"))
