@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .ids import codes_in, frame_keys, keys_in, vocab_of
+from .ids import codes_in, frame_keys, keys_in, sorted_codes, vocab_of
 
 METRICS: tuple[str, ...] = ("precision", "recall", "map", "ndcg", "hit_rate")
 
@@ -24,14 +24,6 @@ def pair_isin(left: pd.DataFrame, right: pd.DataFrame) -> np.ndarray:
     """For each (user, artist) row of ``left``: is the pair in ``right``? (str or categorical)."""
     lkey, rkey = frame_keys([left, right])
     return keys_in(lkey, rkey)
-
-
-def _string_ids(values: pd.Series) -> np.ndarray:
-    """Equal integers for equal strings (-1 if missing); per category, not per row, if categorical."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        per_category = pd.factorize(values.cat.categories.astype(str))[0]
-        return np.append(per_category, -1)[values.cat.codes.to_numpy()]
-    return pd.factorize(values.astype(str))[0]
 
 
 @dataclass(frozen=True)
@@ -84,7 +76,7 @@ def evaluate_topk(
 
     u = codes_in(users, topk["user"])
     rank = topk["rank"].to_numpy()
-    artist = _string_ids(topk["artist"])
+    artist = sorted_codes(topk["artist"])[0]  # equal ints for equal strings, -1 if missing
     in_labels = codes_in(relevant.artists, topk["artist"])
     sel = (u >= 0) & (rank <= k)
     u, rank, artist, in_labels = u[sel], rank[sel], artist[sel], in_labels[sel]
