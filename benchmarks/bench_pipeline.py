@@ -784,7 +784,11 @@ def targets(res: dict[str, Any], which: str) -> list[dict[str, Any]]:
     """Met / missed, with the stage and the reason when missed."""
     out = []
     w = res.get("whole") or {}
-    steps_ok = bool(res.get("steps")) and all(s["ok"] for s in res["steps"])
+    ran = {s["op"] for s in res.get("steps") or []}
+    # a sum over per-step runs stands for the graph only when every step of the plan ran and passed
+    steps_ok = (
+        bool(ran) and ran >= set(res.get("plan_ops") or ()) and all(s["ok"] for s in res["steps"])
+    )
     if which == "default":
         secs = w.get("wall_s") if w.get("ok") else None
         if secs is None:
@@ -1096,6 +1100,7 @@ def main(argv: list[str] | None = None) -> int:
     if "steps" not in plan:
         print(f"bench: could not read the graph: {plan.get('error')}", file=sys.stderr)
         return 1
+    res["plan_ops"] = [s["op"] for s in plan["steps"]]
     if args.skip_steps:
         if "steps" in old:
             res["steps"], res["steps_total"] = old["steps"], old["steps_total"]

@@ -188,8 +188,11 @@ class PlaylistPage:
             rows = self.store.derived("stored_playlists", ["playlists"], build).rows([user])
         except ArtifactError:
             return None
-        rows = rows[rows["context"] == context]
-        return rows[list(PLAYLIST_COLUMNS)].reset_index(drop=True) if len(rows) else None
+        rows = rows.loc[rows["context"] == context, list(PLAYLIST_COLUMNS)]
+        if not len(rows):
+            return None
+        keys = [c for c in rows if isinstance(rows[c].dtype, pd.CategoricalDtype)]
+        return rows.astype(dict.fromkeys(keys, "str")).reset_index(drop=True)  # stored encoded
 
     # ------------------------------------------------------------------ choices and defaults
 

@@ -201,13 +201,15 @@ def run_pipeline(
     out["choice"] = R.choose_blend(
         out["dataset"], out["booster"], world.splits, blend, reranker, k, seed
     )
-    out["reranked_topk"] = R.serve_topk(
-        out["candidates"],
+    out["reranked_topk"], out["serve_info"] = R.serve_topk(
+        world.splits,
+        out["models"]["serve"],
         out["user_profiles"],
         out["item_features"],
         out["booster"],
         out["choice"],
         k,
+        n,
     )
     out["evaluation_topk"], out["report"] = R.evaluate(
         world.splits,

@@ -552,6 +552,32 @@ def test_build_playlists_same_for_any_chunking_and_key_dtype(kind: str, chunk_us
     pd.testing.assert_frame_equal(out, expected, check_exact=True)
 
 
+def test_summary_over_chunks_equals_summary_of_the_whole() -> None:
+    world = random_world()
+    cfg = PlaylistConfig(length=8, per_artist_cap=2)
+    table = pl.artist_tracks(world["catalog"], world["tracks"], cfg.tracks_per_artist)
+    args = (world["recs"], world["history"], world["profiles"], table, cfg)
+    whole = pl.build_playlists(*args)
+    chunks = list(pl.iter_playlists(*args, chunk_users=3))
+    assert len(chunks) > 2
+    # each chunk holds whole playlists of listeners no other chunk has
+    assert sum(c["user"].nunique() for c in chunks) == whole["user"].nunique()
+    summary = pl.PlaylistSummary()
+    assert list(summary.observe(iter(chunks))) == chunks
+    expected = pl.playlist_summary(whole)
+    assert summary.result() == expected
+    assert expected["listeners"] == whole["user"].nunique()
+    assert expected["playlists"] == len(whole.drop_duplicates(["user", "context"]))
+    for name, stats in expected["contexts"].items():
+        part = whole[whole["context"] == name]
+        assert stats["tracks"] == len(part)
+        assert stats["mean_tempo"] == round(part["tempo"].mean(), 2)  # NaN tempos skipped
+        assert stats["distinct_artists"] == part["artist"].nunique()
+        per = part.groupby("user")["artist"]
+        assert stats["artist_diversity"] == round((per.nunique() / per.size()).mean(), 3)
+    pd.testing.assert_frame_equal(summary.head, whole.head(10))
+
+
 def pandas_reference(df: pd.DataFrame, cap: int, length: int) -> dict[str, pd.DataFrame]:
     """The ranking steps as plain pandas sorts and drop_duplicates: what they must equal."""
     ranked = df.sort_values(

@@ -9,6 +9,7 @@ import pytest
 from musicrec_assets.core import recommend as R
 from musicrec_assets.core.artifacts import read_npz, write_json, write_npz
 from musicrec_assets.core.blend import topk
+from musicrec_assets.core.candidates import als_candidates
 from musicrec_assets.core.protocol import stage_data
 from musicrec_assets.core.rerank import booster_to_text
 from musicrec_assets_tests.model_data import make_world, run_pipeline
@@ -117,13 +118,26 @@ def test_reranked_beats_popularity_and_the_gate_is_consistent(run):
     )
 
 
-def test_failed_gate_serves_the_als_ranking(run):
-    choice = {**run["choice"], "use_ranker": False}
-    top = R.serve_topk(
-        run["candidates"], run["user_profiles"], run["item_features"], run["booster"], choice, 5
+def serve(run, world, choice=None, k=5, **kw):
+    return R.serve_topk(
+        world.splits,
+        run["models"]["serve"],
+        run["user_profiles"],
+        run["item_features"],
+        run["booster"],
+        choice or run["choice"],
+        k,
+        50,
+        **kw,
     )
+
+
+def test_failed_gate_serves_the_als_ranking(run, world):
+    top, info = serve(run, world, {**run["choice"], "use_ranker": False})
     assert top["ranker_score"].isna().all()
-    cands = R._stage(run["candidates"], "serve")
+    sd = stage_data(world.splits, "serve")
+    cands = als_candidates(run["models"]["serve"], sd.seen, sd.target_users, 50)
+    assert info["candidate_rows"] == len(cands) and info["users"] == len(sd.target_users)
     als = topk(
         pd.DataFrame(
             {
@@ -136,6 +150,15 @@ def test_failed_gate_serves_the_als_ranking(run):
         5,
     )
     pd.testing.assert_frame_equal(top[["user", "rank", "artist"]], als[["user", "rank", "artist"]])
+
+
+def test_serving_in_chunks_of_listeners_changes_nothing(run, world):
+    assert "serve" not in set(run["candidates"]["stage"])  # serving makes its own candidates
+    whole, _ = serve(run, world, k=10)
+    chunked, info = serve(run, world, k=10, chunk_users=7)
+    pd.testing.assert_frame_equal(chunked, whole)
+    pd.testing.assert_frame_equal(whole, run["reranked_topk"])
+    assert info["users"] == whole["user"].nunique()
 
 
 def test_cold_start_recommends_new_artists(run):
@@ -161,7 +184,7 @@ def test_cold_start_recommends_new_artists(run):
     assert len(nothing) == 3 and nothing["ranker_score"].isna().all()  # popularity fallback
 
 
-def test_artefacts_survive_parquet_and_text_round_trips(run, tmp_path):
+def test_artefacts_survive_parquet_and_text_round_trips(run, world, tmp_path):
     from musicrec_assets.core.artifacts import read_parquet, write_parquet, write_text
     from musicrec_assets.core.rerank import booster_from_text
 
@@ -170,8 +193,15 @@ def test_artefacts_survive_parquet_and_text_round_trips(run, tmp_path):
         back[name] = read_parquet(write_parquet(run[name], tmp_path / f"{name}.parquet"))
     text = (write_text(booster_to_text(run["booster"]), tmp_path / "reranker.txt")).read_text()
     booster = booster_from_text(text)
-    top = R.serve_topk(
-        back["candidates"], back["user_profiles"], back["item_features"], booster, run["choice"], 10
+    top, _ = R.serve_topk(
+        world.splits,
+        run["models"]["serve"],
+        back["user_profiles"],
+        back["item_features"],
+        booster,
+        run["choice"],
+        10,
+        50,
     )
     pd.testing.assert_frame_equal(top, run["reranked_topk"])
     frame = R._stage(back["dataset"], "val")

@@ -22,13 +22,15 @@ import gradio_app  # noqa: F401  (sets the offline environment before gradio is 
 from gradio_app.app import build_app, launch
 from gradio_app.service import TABLE_COLUMNS, PlaylistPage
 from gradio_app.store import ArtifactStore, MissingArtifactError
-from musicrec_assets.core.artifacts import read_parquet, write_parquet
+from musicrec_assets.core.artifacts import read_parquet, write_parquet, write_parquet_chunks
 from musicrec_assets.core.config import PlaylistConfig
 from musicrec_assets.core.playlist import (
+    ENCODED_COLUMNS,
     artist_profiles,
     artist_tracks,
     build_playlist,
-    build_playlists,
+    empty_playlists,
+    iter_playlists,
 )
 from musicrec_assets_tests.web_data import HOSTILE_ARTIST, HOSTILE_USER, write_fake_artifacts
 
@@ -413,13 +415,19 @@ def test_default_settings_serve_the_playlists_asset_unchanged(
     profiles = artist_profiles(
         read_parquet(own / "artist_catalog.parquet"), read_parquet(own / "artist_vectors.parquet")
     )
-    batch = build_playlists(
-        recs, history, profiles, read_parquet(own / "artist_tracks.parquet"), cfg
+    chunks = iter_playlists(
+        recs, history, profiles, read_parquet(own / "artist_tracks.parquet"), cfg, chunk_users=1
     )
-    write_parquet(batch, own / "playlists.parquet")
+    # written as the asset writes it: row group per chunk, keys dictionary-encoded
+    write_parquet_chunks(
+        chunks, own / "playlists.parquet", empty=empty_playlists(), dictionary=ENCODED_COLUMNS
+    )
+    batch = read_parquet(own / "playlists.parquet")
+    assert isinstance(batch["track_id"].dtype, pd.CategoricalDtype)
     stored = page.make_playlist("bob", "chill").playlist
+    assert stored["track_id"].dtype == computed["track_id"].dtype
     pd.testing.assert_frame_equal(stored, computed, check_dtype=False)
-    batch.loc[batch["user"] == "bob", "reason"] = "from the asset"
+    batch["reason"] = batch["reason"].where(batch["user"] != "bob", "from the asset")
     write_parquet(batch, own / "playlists.parquet")
     assert (page.make_playlist("bob", "chill").playlist["reason"] == "from the asset").all()
     assert (

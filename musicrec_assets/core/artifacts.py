@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 
@@ -46,6 +48,45 @@ def _write(path: str | Path, writer: Callable[[Path], None], suffix: str = "") -
 
 def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
     return _write(path, lambda p: df.to_parquet(p, index=False))
+
+
+def write_parquet_chunks(
+    chunks: Iterable[pd.DataFrame],
+    path: str | Path,
+    *,
+    empty: pd.DataFrame,
+    dictionary: Sequence[str] = (),
+) -> int:
+    """Stream frames of one schema into one Parquet file, a row group per frame; returns the rows.
+
+    For tables too large to hold at once (the 360K-scale playlists): only one frame is in memory.
+    ``dictionary`` columns are stored dictionary-encoded (readers get categoricals, a fraction of
+    the memory of millions of repeated strings); ``empty`` is written when there are no frames.
+    The file appears atomically once the last frame is written.
+    """
+    rows = 0
+
+    def _stream(tmp: Path) -> None:
+        nonlocal rows
+        writer = None
+        try:
+            for chunk in chunks:
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                for col in dictionary:
+                    i = table.schema.get_field_index(col)
+                    table = table.set_column(i, col, pc.dictionary_encode(table[col]))
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            empty.to_parquet(tmp, index=False)
+
+    _write(path, _stream)
+    return rows
 
 
 def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:

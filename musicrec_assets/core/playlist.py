@@ -25,7 +25,7 @@ import dataclasses
 import re
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -70,6 +70,8 @@ PLAYLIST_COLUMNS: tuple[str, ...] = (
     "target_tempo",  # the playlist's targets, repeated per row so a reader needs nothing else
     "target_valence",
 )
+# Columns the batch table stores dictionary-encoded: few distinct values, repeated millions of times.
+ENCODED_COLUMNS: tuple[str, ...] = ("user", "context", "track_id", "track_name", "artist")
 TRACK_TABLE_COLUMNS: tuple[str, ...] = (
     "artist",
     "track_id",
@@ -980,7 +982,8 @@ def _context(cfg: PlaylistConfig, name: str) -> ContextConfig:
     return cfg.contexts[name]
 
 
-def _empty_playlists() -> pd.DataFrame:
+def empty_playlists() -> pd.DataFrame:
+    """The playlists table with no rows (its columns in order)."""
     return pd.DataFrame({c: [] for c in ("user", "context", *PLAYLIST_COLUMNS)})
 
 
@@ -997,15 +1000,48 @@ def build_playlists(
     cap: int | None = None,
     chunk_users: int = CHUNK_USERS,
 ) -> pd.DataFrame:
-    """Playlists for every listener in ``recs`` × every context: the batch asset's one call.
+    """Playlists for every listener in ``recs`` × every context, as one frame (see
+    :func:`iter_playlists`, which this concatenates)."""
+    parts = list(
+        iter_playlists(
+            recs,
+            history,
+            profiles,
+            track_table,
+            cfg,
+            contexts,
+            length=length,
+            weights=weights,
+            cap=cap,
+            chunk_users=chunk_users,
+        )
+    )
+    return pd.concat(parts, ignore_index=True) if parts else empty_playlists()
+
+
+def iter_playlists(
+    recs: pd.DataFrame,
+    history: pd.DataFrame,
+    profiles: pd.DataFrame,
+    track_table: pd.DataFrame,
+    cfg: PlaylistConfig,
+    contexts: Sequence[str] | None = None,
+    *,
+    length: int | None = None,
+    weights: tuple[float, float, float] | None = None,
+    cap: int | None = None,
+    chunk_users: int = CHUNK_USERS,
+) -> Iterator[pd.DataFrame]:
+    """Playlists for every listener in ``recs`` × every context, a chunk of listeners at a time.
 
     ``recs``: ``user, artist, score`` (e.g. reranked_topk); ``history``: ``user, artist, plays``
     (all interactions); ``profiles``: :func:`artist_profiles`; ``track_table``:
     :func:`artist_tracks`. Keys may be strings or categoricals. ``length``, ``weights`` (w_base,
     w_tempo, w_valence) and ``cap`` override the config. Vectorised over listeners; the loops are
-    over contexts and over chunks of ``chunk_users`` listeners (bounding memory: each has
-    ~artists_per_user × tracks_per_artist candidate rows). Returns ``user, context`` +
-    :data:`PLAYLIST_COLUMNS`, ordered by user, context, rank.
+    over contexts and over chunks of ``chunk_users`` listeners. Yields non-empty frames of
+    ``user, context`` + :data:`PLAYLIST_COLUMNS` ordered by user, context, rank, each holding
+    whole playlists of listeners no other chunk has: the batch asset writes them as they come,
+    because 360k listeners' playlists (36M rows) do not fit the memory budget at once.
     """
     names = list(contexts) if contexts is not None else list(cfg.contexts)
     chosen = {name: _context(cfg, name) for name in names}
@@ -1018,20 +1054,12 @@ def build_playlists(
             for name, ctx in chosen.items()
         }
     if length <= 0 or cap <= 0:
-        return _empty_playlists()
+        return
     batch = _prepare(recs, history, profiles, track_table)
     listeners = len(batch.users)
     edges = np.append(np.arange(0, listeners, max(1, chunk_users)), listeners)
     rec_cut = np.searchsorted(batch.rec_user, edges)
     history_cut = np.searchsorted(batch.history["user"].cat.codes.to_numpy(), edges)
-    # Numbers go straight into one array per column, sized by an upper bound on the rows (a
-    # listener gets at most min(length, tracks of all their recommended artists) per context);
-    # pages past the rows written are never touched. Strings stay per-chunk arrow arrays.
-    tracks = np.bincount(batch.rec_user, batch.track_groups[2][batch.rec_artist], listeners)
-    bound = len(chosen) * int(np.minimum(tracks, length).sum())
-    numbers: dict[str, np.ndarray] = {}
-    texts: dict[str, list[Any]] = {}
-    filled = 0
     for i in range(len(edges) - 1):
         part = _build_chunk(
             batch,
@@ -1043,20 +1071,8 @@ def build_playlists(
             length,
             cap,
         )
-        rows = len(part.get("rank", ()))
-        for c, values in part.items():
-            if isinstance(values, np.ndarray):
-                numbers.setdefault(c, np.empty(bound, dtype=values.dtype))
-                numbers[c][filled : filled + rows] = values
-            else:
-                texts.setdefault(c, []).append(values)
-        filled += rows
-    if not filled:
-        return _empty_playlists()
-    columns = {c: numbers[c][:filled] for c in numbers}
-    for c, chunks in texts.items():  # arrow chunks side by side, not copied
-        columns[c] = pd.concat([pd.Series(v) for v in chunks], ignore_index=True).array
-    return pd.DataFrame({c: columns[c] for c in ("user", "context", *PLAYLIST_COLUMNS)}, copy=False)
+        if len(part.get("rank", ())):
+            yield pd.DataFrame(part, copy=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1288,47 +1304,90 @@ def build_playlist(
     return mine[list(PLAYLIST_COLUMNS)].reset_index(drop=True)
 
 
-def playlist_summary(playlists: pd.DataFrame) -> dict[str, Any]:
-    """Per-context means for asset metadata: tempo/valence vs target, length, artist diversity.
+_MEANS = ("tempo", "valence", "target_tempo", "target_valence", "final")
 
-    Grouping runs on integer codes: the batch frame has tens of millions of rows.
+
+class PlaylistSummary:
+    """Per-context means for asset metadata (tempo/valence vs target, length, artist diversity),
+    accumulated over chunks of whole playlists (:func:`iter_playlists`), so the batch asset can
+    summarise a table it never holds at once. Chunks must not share a (listener, context) pair.
     """
-    user = _sorted_codes(playlists["user"])[0]
-    artist = _sorted_codes(playlists["artist"])[0]
-    context, names = _sorted_codes(playlists["context"])
-    summary: dict[str, Any] = {
-        "playlists": 0,  # (listener, context) pairs, counted per context below
-        "listeners": int(np.count_nonzero(np.bincount(user))) if len(user) else 0,
-        "contexts": {},
-    }
-    for k, name in enumerate(names):
-        rows = np.flatnonzero(context == k)
-        if not len(rows):
-            continue
-        users = user[rows]
-        lengths = np.bincount(users)
-        present = lengths > 0
-        first = _first_rows([users, artist[rows]])
-        distinct = np.bincount(users[first], minlength=len(lengths))[present]
-        lengths = pd.Series(lengths[present])
-        means = {
-            col: float(pd.Series(playlists[col].to_numpy()[rows]).mean())
-            for col in ("tempo", "valence", "target_tempo", "target_valence", "final")
+
+    def __init__(self) -> None:
+        self.listeners = 0
+        self.head = empty_playlists()  # the first rows seen, for a preview
+        self._sums: dict[str, dict[str, float]] = {}
+        self._artists: dict[str, set[str]] = {}
+
+    def add(self, playlists: pd.DataFrame) -> None:
+        """Count one chunk in (grouping on integer codes: chunks have ~100k rows)."""
+        if not len(playlists):
+            return
+        if self.head.empty:
+            self.head = playlists.head(10)
+        user = _sorted_codes(playlists["user"])[0]
+        artist, artists = _sorted_codes(playlists["artist"])
+        context, names = _sorted_codes(playlists["context"])
+        self.listeners += int(np.count_nonzero(np.bincount(user)))
+        for k, name in enumerate(names):
+            rows = np.flatnonzero(context == k)
+            users = user[rows]
+            lengths = np.bincount(users)
+            present = lengths > 0
+            first = _first_rows([users, artist[rows]])
+            distinct = np.bincount(users[first], minlength=len(lengths))[present]
+            sums = self._sums.setdefault(str(name), dict.fromkeys(("playlists", "tracks"), 0.0))
+            sums["playlists"] += int(present.sum())
+            sums["tracks"] += len(rows)
+            sums["diversity"] = sums.get("diversity", 0.0) + float(
+                (distinct / lengths[present]).sum()
+            )
+            for col in _MEANS:
+                values = playlists[col].to_numpy(dtype=float)[rows]
+                known = ~np.isnan(values)
+                sums[col] = sums.get(col, 0.0) + float(values[known].sum())
+                sums[f"{col}_n"] = sums.get(f"{col}_n", 0.0) + int(known.sum())
+            seen = np.unique(artist[rows])
+            self._artists.setdefault(str(name), set()).update(
+                artists[seen[seen < len(artists)]].astype(str)
+            )
+
+    def observe(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """Pass ``chunks`` through, counting each in on the way (to wrap a streaming write)."""
+        for chunk in chunks:
+            self.add(chunk)
+            yield chunk
+
+    def result(self) -> dict[str, Any]:
+        """``listeners``, ``playlists`` ((listener, context) pairs) and per-context figures."""
+        contexts: dict[str, Any] = {}
+        for name in sorted(self._sums):
+            s = self._sums[name]
+            mean = {c: s[c] / s[f"{c}_n"] if s[f"{c}_n"] else float("nan") for c in _MEANS}
+            contexts[name] = {
+                "playlists": int(s["playlists"]),
+                "tracks": int(s["tracks"]),
+                "mean_length": round(s["tracks"] / s["playlists"], 2),
+                "mean_tempo": round(mean["tempo"], 2),
+                "mean_valence": round(mean["valence"], 3),
+                "mean_target_tempo": round(mean["target_tempo"], 2),
+                "mean_target_valence": round(mean["target_valence"], 3),
+                "mean_final": round(mean["final"], 4),
+                "artist_diversity": round(s["diversity"] / s["playlists"], 3),
+                "distinct_artists": len(self._artists[name]),
+            }
+        return {
+            "playlists": sum(c["playlists"] for c in contexts.values()),
+            "listeners": self.listeners,
+            "contexts": contexts,
         }
-        summary["playlists"] += len(lengths)
-        summary["contexts"][str(name)] = {
-            "playlists": len(lengths),
-            "tracks": len(rows),
-            "mean_length": round(float(lengths.mean()), 2),
-            "mean_tempo": round(means["tempo"], 2),
-            "mean_valence": round(means["valence"], 3),
-            "mean_target_tempo": round(means["target_tempo"], 2),
-            "mean_target_valence": round(means["target_valence"], 3),
-            "mean_final": round(means["final"], 4),
-            "artist_diversity": round(float((distinct / lengths).mean()), 3),
-            "distinct_artists": int(np.count_nonzero(np.bincount(artist[rows]))),
-        }
-    return summary
+
+
+def playlist_summary(playlists: pd.DataFrame) -> dict[str, Any]:
+    """:class:`PlaylistSummary` of one frame."""
+    summary = PlaylistSummary()
+    summary.add(playlists)
+    return summary.result()
 
 
 # --------------------------------------------------------------------------- exports

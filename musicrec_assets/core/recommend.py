@@ -1,11 +1,11 @@
 """The two-stage recommender end to end, as pure functions the Dagster assets call nearly 1:1.
 
 als_model        ← fit_stage_models / models_to_npz / models_from_npz
-als_candidates   ← stage_candidates
+als_candidates   ← stage_candidates (val and test)
 user_profiles, item_features ← stage_features
 rerank_dataset   ← rerank_dataset (validation stage, labelled; never reads the test split)
 reranker         ← fit_reranker (+ choose_blend for α and the gate)
-reranked_topk    ← serve_topk
+reranked_topk    ← serve_topk (serve candidates, scored chunk by chunk)
 evaluation_topk, evaluation_report ← evaluate (+ report_markdown)
 web page         ← recommend_new_listener
 
@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from .als import ALSModel, fit_als, fold_in
 from .baselines import itemknn_topk, popularity_topk
 from .blend import blended_topk, choose_alpha, sorted_codes, topk
-from .candidates import als_candidates, candidate_recall, topn_from_vectors
+from .candidates import als_candidates, candidate_recall, iter_als_candidates, topn_from_vectors
 from .config import ALSConfig, BlendConfig, RerankerConfig
 from .features import item_features as build_item_features
 from .features import user_profiles as build_user_profiles
@@ -49,6 +49,8 @@ SERVE_COLUMNS = ("user", "rank", "artist", "score", "als_score", "ranker_score")
 EVAL_COLUMNS = ("user", "system", "rank", "artist", "score")
 SYSTEMS = ("popularity", "als", "itemknn", "reranked")
 NEW_LISTENER = "__new_listener__"
+# Stages whose candidates are stored; serving generates and scores its own chunk by chunk.
+CANDIDATE_STAGES: tuple[str, ...] = ("val", "test")
 
 
 # --- als_model -------------------------------------------------------------------------------
@@ -99,20 +101,22 @@ def stage_candidates(
     models: dict[str, ALSModel],
     n: int,
     *,
-    stages: tuple[str, ...] = STAGES,
+    stages: tuple[str, ...] = CANDIDATE_STAGES,
     max_val_users: int | None = 20_000,
     max_test_users: int | None = None,
     seed: int = 42,
     chunk_size: int = 20_000,
     num_threads: int = 2,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Candidates for every stage in one table (``stage, user, artist, als_score, als_rank``).
+    """Candidates of the val and test stages in one table (``stage, user, artist, als_score,
+    als_rank``); serving makes its own in ``serve_topk``.
 
     Validation listeners above ``max_val_users`` are sampled (seeded): they only train the
     reranker and choose α, and 200 rows per listener for every listener would not fit in memory
     at Last.fm-360K scale. Test listeners above ``max_test_users`` likewise, with the sample
-    ``evaluate`` draws (``protocol.sample_users``, same seed). Returns (table, info) with per-stage counts and, for val, recall@n
-    (test recall is computed by ``evaluate``, the only reader of test labels).
+    ``evaluate`` draws (``protocol.sample_users``, same seed). Returns (table, info) with
+    per-stage counts and, for val, recall@n (test recall is computed by ``evaluate``, the only
+    reader of test labels).
     """
     all_users = pd.Index(factorize_sorted(splits["user"])[1])
     all_artists = pd.Index(
@@ -333,28 +337,48 @@ def score_candidates(
 
 
 def serve_topk(
-    candidates: pd.DataFrame,
+    splits: pd.DataFrame,
+    model: ALSModel,
     user_profiles: pd.DataFrame,
     item_features: pd.DataFrame,
     booster: lgb.Booster | None,
     choice: dict[str, Any],
     k: int,
+    n: int,
     *,
     chunk_users: int = 20_000,
     num_threads: int = 2,
-) -> pd.DataFrame:
-    """``reranked_topk``: the serve stage's blended top-``k`` for every listener."""
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``reranked_topk``: the serve stage's blended top-``k`` for every listener.
+
+    The serve model's top-``n`` candidates are generated and scored a chunk of listeners at a
+    time and only the top-``k`` kept, so 200 candidates of every listener are never held at
+    once. Returns (table, info with the candidate counts).
+    """
+    sd = stage_data(splits, "serve", validate=False)
     tables = prepare_tables(_stage(user_profiles, "serve"), _stage(item_features, "serve"))
-    return score_candidates(
-        _stage(candidates, "serve"),
-        tables,
-        booster,
-        float(choice["blend_alpha"]),
-        k,
-        use_ranker=bool(choice["use_ranker"]),
-        chunk_users=chunk_users,
-        num_threads=num_threads,
+    t0 = time.perf_counter()
+    parts, info = [], {"candidate_rows": 0}
+    chunks = iter_als_candidates(
+        model, sd.seen, sd.target_users, n, chunk_size=chunk_users, num_threads=num_threads
     )
+    for cand in chunks:
+        for key, value in cand.attrs["info"].items():
+            info[key] = info.get(key, 0) + value
+        info["candidate_rows"] += len(cand)
+        part = score_candidates(
+            cand,
+            tables,
+            booster,
+            float(choice["blend_alpha"]),
+            k,
+            use_ranker=bool(choice["use_ranker"]),
+            chunk_users=chunk_users,
+            num_threads=num_threads,
+        )
+        parts.append(part)
+    info["seconds"] = round(time.perf_counter() - t0, 3)
+    return pd.concat(parts, ignore_index=True), info
 
 
 # --- evaluation ------------------------------------------------------------------------------

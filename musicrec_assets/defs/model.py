@@ -1,7 +1,8 @@
 """Model group: ALS candidates, content features, the LambdaRank reranker and the served top-K.
 
-Each asset holds its three model stages (design §3): ``val`` (fit on train), ``test`` (train+val)
-and ``serve`` (everything). Only the evaluation reads the test labels.
+Assets hold the model stages (design §3): ``val`` (fit on train), ``test`` (train+val) and
+``serve`` (everything); ``als_candidates`` only val and test, because ``reranked_topk`` makes and
+scores the serve candidates chunk by chunk. Only the evaluation reads the test labels.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 from musicrec_assets.core import recommend
 from musicrec_assets.core.rerank import booster_from_text, booster_to_text
 from musicrec_assets.defs.meta import flat, preview
-from musicrec_assets.defs.resources import MusicrecConfig
+from musicrec_assets.defs.resources import MusicrecConfig, read_only
 
 GROUP = "model"
 THREADS = 2  # the machine's cores; ALS keeps BLAS single-threaded itself
@@ -47,7 +48,8 @@ def als_candidates(
     interaction_splits: pd.DataFrame,
     als_model: dict[str, np.ndarray],
 ) -> dg.Output[pd.DataFrame]:
-    """Top-N unseen artists per listener and stage through implicit's batched ``recommend``."""
+    """Top-N unseen artists per validation and test listener through implicit's batched
+    ``recommend`` (the reranker's training rows and the evaluated ranking)."""
     cfg = musicrec.load()
     models = recommend.models_from_npz(als_model)
     df, info = recommend.stage_candidates(
@@ -181,25 +183,34 @@ def reranker_assets(
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas"})
+@dg.asset(
+    group_name=GROUP,
+    kinds={"implicit", "lightgbm", "pandas"},
+    op_tags=read_only({"interaction_splits": ("user", "artist", "plays", "split")}),
+)
 def reranked_topk(
     musicrec: MusicrecConfig,
-    als_candidates: pd.DataFrame,
+    interaction_splits: pd.DataFrame,
+    als_model: dict[str, np.ndarray],
     user_profiles: pd.DataFrame,
     item_features: pd.DataFrame,
     reranker: str,
     reranker_validation: dict[str, Any],
 ) -> dg.Output[pd.DataFrame]:
-    """Served top-K per listener: per-listener normalised ALS and reranker scores blended with the
-    α chosen on validation; the ALS ranking when the reranker did not beat ALS on validation."""
+    """Served top-K per listener: the serve model's top-N candidates, per-listener normalised ALS
+    and reranker scores blended with the α chosen on validation; the ALS ranking when the
+    reranker did not beat ALS on validation. Candidates are made and scored a chunk of listeners
+    at a time."""
     cfg = musicrec.load()
-    df = recommend.serve_topk(
-        als_candidates,
+    df, info = recommend.serve_topk(
+        interaction_splits,
+        recommend.models_from_npz(als_model)["serve"],
         user_profiles,
         item_features,
         booster_from_text(reranker),
         reranker_validation,
         cfg.evaluation.topk,
+        cfg.candidates.n,
         num_threads=THREADS,
     )
     used = bool(reranker_validation["use_ranker"])
@@ -211,6 +222,7 @@ def reranked_topk(
             "blend_alpha": float(reranker_validation["blend_alpha"]) if used else 0.0,
             "listeners": int(df["user"].nunique()),
             "distinct_artists": int(df["artist"].nunique()),
+            **flat("candidates_", info),
         },
     )
 

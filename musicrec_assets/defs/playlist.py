@@ -10,8 +10,11 @@ import dagster as dg
 import pandas as pd
 
 from musicrec_assets.core import catalog, playlist
+from musicrec_assets.core.artifacts import artifact_path, write_parquet_chunks
 from musicrec_assets.defs.meta import flat, preview
-from musicrec_assets.defs.resources import MusicrecConfig
+from musicrec_assets.defs.resources import MusicrecConfig, read_only
+
+HISTORY_COLUMNS = ("user", "artist", "plays")
 
 GROUP = "playlist"
 
@@ -43,7 +46,13 @@ def artist_tracks(
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas"})
+@dg.asset(
+    group_name=GROUP,
+    kinds={"pandas"},
+    op_tags=read_only(
+        {"reranked_topk": ("user", "artist", "score"), "interaction_splits": HISTORY_COLUMNS}
+    ),
+)
 def playlists(
     musicrec: MusicrecConfig,
     reranked_topk: pd.DataFrame,
@@ -51,16 +60,34 @@ def playlists(
     artist_catalog: pd.DataFrame,
     artist_vectors: pd.DataFrame,
     artist_tracks: pd.DataFrame,
-) -> dg.Output[pd.DataFrame]:
+) -> dg.MaterializeResult:
     """A playlist per listener for every context in the config (FinalScore with its parts and a
-    reason per track), from the served recommendations and the listener's whole history."""
+    reason per track), from the served recommendations and the listener's whole history.
+
+    Written chunk by chunk of listeners straight to the artifact (keys dictionary-encoded): at
+    Last.fm-360K scale the table has 36M rows, more than the memory budget holds at once.
+    """
     cfg = musicrec.load()
     profiles = playlist.artist_profiles(artist_catalog, artist_vectors)
-    df = playlist.build_playlists(
+    chunks = playlist.iter_playlists(
         reranked_topk, interaction_splits, profiles, artist_tracks, cfg.playlist
     )
-    summary = playlist.playlist_summary(df)
-    meta = {**preview(df), "listeners": summary["listeners"], "playlists": summary["playlists"]}
-    for name, stats in summary["contexts"].items():
+    summary = playlist.PlaylistSummary()
+    path = artifact_path(cfg.storage_dir, "playlists")
+    rows = write_parquet_chunks(
+        summary.observe(chunks),
+        path,
+        empty=playlist.empty_playlists(),
+        dictionary=playlist.ENCODED_COLUMNS,
+    )
+    result = summary.result()
+    meta = {
+        **preview(summary.head),
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "path": dg.MetadataValue.path(str(path)),
+        "listeners": result["listeners"],
+        "playlists": result["playlists"],
+    }
+    for name, stats in result["contexts"].items():
         meta.update(flat(f"{name}/", stats))
-    return dg.Output(df, metadata=meta)
+    return dg.MaterializeResult(metadata=meta)
