@@ -531,13 +531,21 @@ def with_keys(df: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("kind", ["object", "category"])
-@pytest.mark.parametrize("chunk_users", [1, 7])
-def test_build_playlists_same_for_any_chunking_and_key_dtype(kind: str, chunk_users: int) -> None:
+@pytest.mark.parametrize(("chunk_users", "workers"), [(1, 2), (7, 2), (7, 0), (3, 3)])
+def test_build_playlists_same_for_any_chunking_and_key_dtype(
+    kind: str, chunk_users: int, workers: int
+) -> None:
     world = random_world()
     cfg = PlaylistConfig(length=8, per_artist_cap=2)
     table = pl.artist_tracks(world["catalog"], world["tracks"], cfg.tracks_per_artist)
     expected = pl.build_playlists(
-        world["recs"], world["history"], world["profiles"], table, cfg, chunk_users=10_000
+        world["recs"],
+        world["history"],
+        world["profiles"],
+        table,
+        cfg,
+        chunk_users=10_000,
+        workers=0,
     )
     assert expected["user"].nunique() == world["recs"]["user"].nunique()
     assert expected["reason"].str.startswith("Because you play").any()
@@ -548,6 +556,7 @@ def test_build_playlists_same_for_any_chunking_and_key_dtype(kind: str, chunk_us
         table,
         cfg,
         chunk_users=chunk_users,
+        workers=workers,
     )
     pd.testing.assert_frame_equal(out, expected, check_exact=True)
 

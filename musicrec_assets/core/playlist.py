@@ -35,6 +35,7 @@ from scipy import sparse
 
 from .config import ContextConfig, PlaylistConfig
 from .ids import sorted_codes
+from .parallel import ordered_map
 
 TEMPO_SCALE = 80.0  # BPM difference at which Tempo_sim reaches 0 (design §4)
 NEUTRAL_SIM = 0.5  # similarity given when the track's or the target's value is unknown
@@ -51,6 +52,7 @@ SIMILARITY_FEATURES = tuple(SIMILARITY_SCALES)
 BECAUSE_TOP_K = 5  # the listener's most-played artists considered as the "because" artist
 GENRE_WEIGHT = 0.7  # share of genre cosine (vs audio closeness) in the "because" similarity
 CHUNK_USERS = 2000  # listeners per batch chunk (~600k candidate rows with the default config)
+WORKERS = 2  # chunks built at once: the machine's cores (the kernels release the GIL)
 
 PLAYLIST_COLUMNS: tuple[str, ...] = (
     "rank",
@@ -999,6 +1001,7 @@ def build_playlists(
     weights: tuple[float, float, float] | None = None,
     cap: int | None = None,
     chunk_users: int = CHUNK_USERS,
+    workers: int = WORKERS,
 ) -> pd.DataFrame:
     """Playlists for every listener in ``recs`` × every context, as one frame (see
     :func:`iter_playlists`, which this concatenates)."""
@@ -1014,6 +1017,7 @@ def build_playlists(
             weights=weights,
             cap=cap,
             chunk_users=chunk_users,
+            workers=workers,
         )
     )
     return pd.concat(parts, ignore_index=True) if parts else empty_playlists()
@@ -1031,6 +1035,7 @@ def iter_playlists(
     weights: tuple[float, float, float] | None = None,
     cap: int | None = None,
     chunk_users: int = CHUNK_USERS,
+    workers: int = WORKERS,
 ) -> Iterator[pd.DataFrame]:
     """Playlists for every listener in ``recs`` × every context, a chunk of listeners at a time.
 
@@ -1038,7 +1043,8 @@ def iter_playlists(
     (all interactions); ``profiles``: :func:`artist_profiles`; ``track_table``:
     :func:`artist_tracks`. Keys may be strings or categoricals. ``length``, ``weights`` (w_base,
     w_tempo, w_valence) and ``cap`` override the config. Vectorised over listeners; the loops are
-    over contexts and over chunks of ``chunk_users`` listeners. Yields non-empty frames of
+    over contexts and over chunks of ``chunk_users`` listeners, ``workers`` chunks at a time
+    (threads; the output does not depend on it). Yields non-empty frames of
     ``user, context`` + :data:`PLAYLIST_COLUMNS` ordered by user, context, rank, each holding
     whole playlists of listeners no other chunk has: the batch asset writes them as they come,
     because 360k listeners' playlists (36M rows) do not fit the memory budget at once.
@@ -1060,8 +1066,9 @@ def iter_playlists(
     edges = np.append(np.arange(0, listeners, max(1, chunk_users)), listeners)
     rec_cut = np.searchsorted(batch.rec_user, edges)
     history_cut = np.searchsorted(batch.history["user"].cat.codes.to_numpy(), edges)
-    for i in range(len(edges) - 1):
-        part = _build_chunk(
+
+    def build(i: int) -> dict[str, Any]:
+        return _build_chunk(
             batch,
             range(edges[i], edges[i + 1]),
             slice(rec_cut[i], rec_cut[i + 1]),
@@ -1071,6 +1078,9 @@ def iter_playlists(
             length,
             cap,
         )
+
+    chunks = len(edges) - 1
+    for part in ordered_map(build, range(chunks), workers=workers if chunks > 1 else 0):
         if len(part.get("rank", ())):
             yield pd.DataFrame(part, copy=False)
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import lightgbm as lgb
@@ -33,6 +35,7 @@ from .features import item_features as build_item_features
 from .features import user_profiles as build_user_profiles
 from .ids import codes_in, factorize_sorted
 from .metrics import METRICS, bootstrap_ci, evaluate_topk
+from .parallel import ordered_map
 from .protocol import FIT_SPLITS, STAGES, sample_users, stage_data
 from .rerank import (
     FeatureTables,
@@ -181,14 +184,19 @@ def stage_features(
     artist_catalog: pd.DataFrame,
     *,
     stages: tuple[str, ...] = STAGES,
+    workers: int = 2,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(user_profiles, item_features) with a ``stage`` column, each from that stage's fit rows."""
-    profiles, items = [], []
-    for stage in stages:
+    """(user_profiles, item_features) with a ``stage`` column, each from that stage's fit rows.
+
+    Stages are independent, so two are built at once (threads; same result as one by one).
+    """
+
+    def build(stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         fit = stage_data(splits, stage, validate=False).fit
         it = build_item_features(fit, artist_vectors, artist_catalog)
-        profiles.append(build_user_profiles(fit, it).assign(stage=stage))
-        items.append(it.assign(stage=stage))
+        return build_user_profiles(fit, it).assign(stage=stage), it.assign(stage=stage)
+
+    profiles, items = zip(*ordered_map(build, stages, workers=workers), strict=True)
     up = pd.concat(profiles, ignore_index=True)
     it = pd.concat(items, ignore_index=True)
     return _stage_first(up), _stage_first(it)
@@ -348,6 +356,7 @@ def serve_topk(
     *,
     chunk_users: int = 20_000,
     num_threads: int = 2,
+    workers: int = 1,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``reranked_topk``: the serve stage's blended top-``k`` for every listener.
 
@@ -358,15 +367,20 @@ def serve_topk(
     sd = stage_data(splits, "serve", validate=False)
     tables = prepare_tables(_stage(user_profiles, "serve"), _stage(item_features, "serve"))
     t0 = time.perf_counter()
-    parts, info = [], {"candidate_rows": 0}
+    info = {"candidate_rows": 0}
     chunks = iter_als_candidates(
         model, sd.seen, sd.target_users, n, chunk_size=chunk_users, num_threads=num_threads
     )
-    for cand in chunks:
-        for key, value in cand.attrs["info"].items():
-            info[key] = info.get(key, 0) + value
-        info["candidate_rows"] += len(cand)
-        part = score_candidates(
+
+    def counted() -> Iterator[pd.DataFrame]:
+        for cand in chunks:
+            for key, value in cand.attrs["info"].items():
+                info[key] = info.get(key, 0) + value
+            info["candidate_rows"] += len(cand)
+            yield cand
+
+    def score(cand: pd.DataFrame) -> pd.DataFrame:
+        return score_candidates(
             cand,
             tables,
             booster,
@@ -376,7 +390,9 @@ def serve_topk(
             chunk_users=chunk_users,
             num_threads=num_threads,
         )
-        parts.append(part)
+
+    # The next chunk's candidates are made while a worker scores this one (both release the GIL).
+    parts = list(ordered_map(score, counted(), workers=workers))
     info["seconds"] = round(time.perf_counter() - t0, 3)
     return pd.concat(parts, ignore_index=True), info
 
@@ -424,6 +440,12 @@ def evaluate(
             f"(e.g. {cands['user'].iloc[int(np.flatnonzero(stray)[0])]!r}): it was built with "
             "another evaluation.max_users or seed; re-materialize it"
         )
+    # Item-kNN (implicit, mostly one core) runs beside the other systems' scoring.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="musicrec-itemknn")
+    knn = pool.submit(
+        itemknn_topk, sd.fit, users, sd.seen, k, itemknn_kind, num_threads=num_threads
+    )
+    pool.shutdown(wait=False)
     tables = prepare_tables(_stage(user_profiles, "test"), _stage(item_features, "test"))
     als = cands[cands["als_rank"] <= k]
     als = topk(
@@ -437,21 +459,18 @@ def evaluate(
         "score",
         k,
     )
-    tops = {
-        "popularity": popularity_topk(sd.fit, users, sd.seen, k),
-        "als": als,
-        "itemknn": itemknn_topk(sd.fit, users, sd.seen, k, itemknn_kind, num_threads=num_threads),
-        "reranked": score_candidates(
-            cands,
-            tables,
-            booster,
-            float(choice["blend_alpha"]),
-            k,
-            use_ranker=bool(choice["use_ranker"]),
-            chunk_users=chunk_users,
-            num_threads=num_threads,
-        ),
-    }
+    popularity = popularity_topk(sd.fit, users, sd.seen, k)
+    reranked = score_candidates(
+        cands,
+        tables,
+        booster,
+        float(choice["blend_alpha"]),
+        k,
+        use_ranker=bool(choice["use_ranker"]),
+        chunk_users=chunk_users,
+        num_threads=num_threads,
+    )
+    tops = {"popularity": popularity, "als": als, "itemknn": knn.result(), "reranked": reranked}
     systems = {}
     for name in SYSTEMS:
         m = evaluate_topk(tops[name], labels, k, n_catalogue, users=users)

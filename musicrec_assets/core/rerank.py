@@ -18,9 +18,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .config import RerankerConfig
-from .features import Z_COLUMNS, explode_lists, genre_matrix, genre_vocab
+from .features import Z_COLUMNS, genre_matrix, genre_vocab, list_codes
 from .ids import codes_in, factorize_sorted, vocab_of
 from .metrics import pair_isin
+from .parallel import ordered_map
 
 FEATURES: tuple[str, ...] = (
     "als_score",
@@ -48,6 +49,7 @@ FEATURES: tuple[str, ...] = (
     "user_genre_entropy",
 )
 N_TOP_GENRES = 3
+CHUNK_ROWS = 500_000  # candidate rows per feature chunk (~50 MB of float32 features)
 
 
 @dataclass
@@ -81,13 +83,13 @@ def _with_unknown(a: np.ndarray) -> np.ndarray:
 
 def _top_binary(genres: pd.Series, vocab: pd.Index, n: int) -> sp.csr_matrix:
     """rows × vocab 0/1 matrix of each row's first ``n`` genres (lists are ranked by share)."""
-    rows, names = explode_lists(genres)
+    rows, cols, _ = list_codes(genres, vocab)
     start = np.r_[0, np.cumsum(np.bincount(rows, minlength=len(genres)))[:-1]]
     first = (np.arange(len(rows)) - start[rows]) < n
-    cols = vocab.get_indexer(names[first].astype(str))
+    rows, cols = rows[first], cols[first]
     ok = cols >= 0
     mat = sp.csr_matrix(
-        (np.ones(int(ok.sum())), (rows[first][ok], cols[ok])),
+        (np.ones(int(ok.sum())), (rows[ok], cols[ok])),
         shape=(len(genres), len(vocab)),
     )
     mat.data[:] = 1.0
@@ -207,11 +209,16 @@ def _chunk_features(
 
 
 def feature_matrix(
-    candidates: pd.DataFrame, tables: FeatureTables, *, chunk_rows: int = 1_000_000
+    candidates: pd.DataFrame,
+    tables: FeatureTables,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    workers: int = 2,
 ) -> np.ndarray:
     """(rows × len(FEATURES)) float32 features of one stage's candidates, in FEATURES order.
 
-    A user or artist without a profile gets NaN content features (LightGBM routes NaN).
+    A user or artist without a profile gets NaN content features (LightGBM routes NaN). Chunks
+    of ``chunk_rows`` rows are built on ``workers`` threads (disjoint rows of one output).
     """
     ui = codes_in(tables.users, candidates["user"])
     ii = codes_in(tables.items, candidates["artist"])
@@ -224,12 +231,17 @@ def feature_matrix(
     np.maximum.at(top, codes, score)
     gap = score - top[codes] if len(codes) else score
     out = np.empty((len(candidates), len(FEATURES)), dtype=np.float32)
-    for start in range(0, len(candidates), chunk_rows):
+
+    def fill(start: int) -> None:
         sl = slice(start, start + chunk_rows)
         part = _chunk_features(tables, ui[sl], ii[sl], score[sl], rank[sl])
         part["als_score_gap"] = gap[sl]
         for j, f in enumerate(FEATURES):
             out[sl, j] = part[f]
+
+    starts = range(0, len(candidates), chunk_rows)
+    for _ in ordered_map(fill, starts, workers=workers if len(starts) > 1 else 0):
+        pass
     return out
 
 
@@ -240,7 +252,7 @@ def rerank_frame(
     labels: pd.DataFrame | None = None,
     *,
     tables: FeatureTables | None = None,
-    chunk_rows: int = 1_000_000,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> pd.DataFrame:
     """``user, artist, [label], *FEATURES`` (float32) for one stage's candidates.
 
