@@ -10,6 +10,7 @@ popularity ranking. No per-listener Python loop over artists.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -124,27 +125,11 @@ def topn_from_vectors(
     return ids, scores
 
 
-def als_candidates(
-    model: ALSModel,
-    seen: pd.DataFrame,
-    users: np.ndarray,
-    n: int,
-    *,
-    chunk_size: int = 20_000,
-    num_threads: int = 2,
-) -> pd.DataFrame:
-    """Top-``n`` unseen artists per listener: ``user, artist, als_score, als_rank`` (1-based).
-
-    ``seen`` holds the stage's fit pairs (``user, artist`` and ``plays`` for fold-in). Rows are
-    sorted by user then rank; ``user``/``artist`` are categoricals (compact at 10⁸ rows). Counts
-    of fitted / folded-in / popularity-only listeners are in ``DataFrame.attrs["info"]``.
-    """
-    parts = list(
-        iter_als_candidates(model, seen, users, n, chunk_size=chunk_size, num_threads=num_threads)
-    )
-    info = {k: sum(p.attrs["info"][k] for p in parts) for k in _INFO}
+def als_candidates(*args: Any, **kwargs: Any) -> pd.DataFrame:
+    """:func:`iter_als_candidates` (same arguments) as one frame, ``attrs["info"]`` summed."""
+    parts = list(iter_als_candidates(*args, **kwargs))
     out = pd.concat(parts, ignore_index=True)
-    out.attrs["info"] = info
+    out.attrs["info"] = {k: sum(p.attrs["info"][k] for p in parts) for k in _INFO}
     return out
 
 
@@ -157,11 +142,14 @@ def iter_als_candidates(
     chunk_size: int = 20_000,
     num_threads: int = 2,
 ) -> Iterator[pd.DataFrame]:
-    """:func:`als_candidates` a chunk of ``chunk_size`` listeners at a time (at least one frame).
+    """Top-``n`` unseen artists per listener: ``user, artist, als_score, als_rank`` (1-based),
+    a chunk of ``chunk_size`` listeners at a time (at least one frame).
 
-    Every frame shares one categorical dtype per key column, so concatenating them stays compact;
-    each frame's ``attrs["info"]`` counts its own listeners. Serving scores each chunk as it
-    comes instead of holding 200 rows for every listener (72M at Last.fm-360K scale).
+    ``seen`` holds the stage's fit pairs (``user, artist`` and ``plays`` for fold-in). Rows are
+    sorted by user then rank; ``user``/``artist`` are categoricals sharing one dtype across the
+    frames (compact at 10⁸ rows); each frame's ``attrs["info"]`` counts its fitted / folded-in /
+    popularity-only listeners. Serving scores each chunk as it comes instead of holding 200 rows
+    for every listener (72M at Last.fm-360K scale).
     """
     users = np.unique(np.asarray(users).astype(str)).astype(object)
     user_dtype = pd.CategoricalDtype(pd.Index(users, dtype=str))

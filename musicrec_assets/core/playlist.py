@@ -989,37 +989,9 @@ def empty_playlists() -> pd.DataFrame:
     return pd.DataFrame({c: [] for c in ("user", "context", *PLAYLIST_COLUMNS)})
 
 
-def build_playlists(
-    recs: pd.DataFrame,
-    history: pd.DataFrame,
-    profiles: pd.DataFrame,
-    track_table: pd.DataFrame,
-    cfg: PlaylistConfig,
-    contexts: Sequence[str] | None = None,
-    *,
-    length: int | None = None,
-    weights: tuple[float, float, float] | None = None,
-    cap: int | None = None,
-    chunk_users: int = CHUNK_USERS,
-    workers: int = WORKERS,
-) -> pd.DataFrame:
-    """Playlists for every listener in ``recs`` × every context, as one frame (see
-    :func:`iter_playlists`, which this concatenates)."""
-    parts = list(
-        iter_playlists(
-            recs,
-            history,
-            profiles,
-            track_table,
-            cfg,
-            contexts,
-            length=length,
-            weights=weights,
-            cap=cap,
-            chunk_users=chunk_users,
-            workers=workers,
-        )
-    )
+def build_playlists(*args: Any, **kwargs: Any) -> pd.DataFrame:
+    """:func:`iter_playlists` (same arguments) as one frame: the page's one listener, tests."""
+    parts = list(iter_playlists(*args, **kwargs))
     return pd.concat(parts, ignore_index=True) if parts else empty_playlists()
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -344,6 +343,29 @@ def score_candidates(
     return pd.concat(parts, ignore_index=True)[list(SERVE_COLUMNS)]
 
 
+def _served_ranking(
+    cands: pd.DataFrame,
+    tables: FeatureTables,
+    booster: lgb.Booster | None,
+    choice: dict[str, Any],
+    k: int,
+    chunk_users: int,
+    num_threads: int,
+) -> pd.DataFrame:
+    """``score_candidates`` with the α and gate chosen on validation (``reranker_validation``):
+    what is served and what the evaluation scores as "reranked" are one computation."""
+    return score_candidates(
+        cands,
+        tables,
+        booster,
+        float(choice["blend_alpha"]),
+        k,
+        use_ranker=bool(choice["use_ranker"]),
+        chunk_users=chunk_users,
+        num_threads=num_threads,
+    )
+
+
 def serve_topk(
     splits: pd.DataFrame,
     model: ALSModel,
@@ -356,7 +378,6 @@ def serve_topk(
     *,
     chunk_users: int = 20_000,
     num_threads: int = 2,
-    workers: int = 1,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``reranked_topk``: the serve stage's blended top-``k`` for every listener.
 
@@ -368,31 +389,15 @@ def serve_topk(
     tables = prepare_tables(_stage(user_profiles, "serve"), _stage(item_features, "serve"))
     t0 = time.perf_counter()
     info = {"candidate_rows": 0}
+    parts = []
     chunks = iter_als_candidates(
         model, sd.seen, sd.target_users, n, chunk_size=chunk_users, num_threads=num_threads
     )
-
-    def counted() -> Iterator[pd.DataFrame]:
-        for cand in chunks:
-            for key, value in cand.attrs["info"].items():
-                info[key] = info.get(key, 0) + value
-            info["candidate_rows"] += len(cand)
-            yield cand
-
-    def score(cand: pd.DataFrame) -> pd.DataFrame:
-        return score_candidates(
-            cand,
-            tables,
-            booster,
-            float(choice["blend_alpha"]),
-            k,
-            use_ranker=bool(choice["use_ranker"]),
-            chunk_users=chunk_users,
-            num_threads=num_threads,
-        )
-
-    # The next chunk's candidates are made while a worker scores this one (both release the GIL).
-    parts = list(ordered_map(score, counted(), workers=workers))
+    for cand in chunks:
+        for key, value in cand.attrs["info"].items():
+            info[key] = info.get(key, 0) + value
+        info["candidate_rows"] += len(cand)
+        parts.append(_served_ranking(cand, tables, booster, choice, k, chunk_users, num_threads))
     info["seconds"] = round(time.perf_counter() - t0, 3)
     return pd.concat(parts, ignore_index=True), info
 
@@ -460,16 +465,7 @@ def evaluate(
         k,
     )
     popularity = popularity_topk(sd.fit, users, sd.seen, k)
-    reranked = score_candidates(
-        cands,
-        tables,
-        booster,
-        float(choice["blend_alpha"]),
-        k,
-        use_ranker=bool(choice["use_ranker"]),
-        chunk_users=chunk_users,
-        num_threads=num_threads,
-    )
+    reranked = _served_ranking(cands, tables, booster, choice, k, chunk_users, num_threads)
     tops = {"popularity": popularity, "als": als, "itemknn": knn.result(), "reranked": reranked}
     systems = {}
     for name in SYSTEMS:
