@@ -58,24 +58,33 @@ def explode_lists(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return rows[ok], flat.to_numpy(zero_copy_only=False)[ok]
 
 
-def list_codes(
-    values: pd.Series, vocab: pd.Index | None = None
-) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """(row position, code, vocabulary) for list-valued text cells: codes index ``vocab`` (-1 when
-    not in it), or, without one, the sorted distinct elements. Strings are matched once per
-    distinct value (dictionary encoding), not once per element: 5M genre entries at 360K scale.
-    """
+def _dictionary(values: pd.Series) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """(row position, distinct elements, index into them) of list-valued text cells; null
+    elements are dropped."""
     arr = _list_array(values, pa.string())
-    flat = pc.list_flatten(arr)
     rows = pc.list_parent_indices(arr).to_numpy()
-    enc = pc.dictionary_encode(flat)
+    enc = pc.dictionary_encode(pc.list_flatten(arr))
     distinct = pd.Index(enc.dictionary.to_numpy(zero_copy_only=False).astype(str))
-    if vocab is None:
-        vocab = distinct.sort_values()
-    codes = np.append(vocab.get_indexer(distinct), -1)  # the last slot is for null elements
-    idx = enc.indices.fill_null(len(distinct)).to_numpy()
-    ok = idx < len(distinct)
-    return rows[ok], codes[idx[ok]], vocab
+    idx = enc.indices.fill_null(-1).to_numpy()
+    return rows[idx >= 0], distinct, idx[idx >= 0]
+
+
+def list_codes(values: pd.Series, vocab: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """(row position, code into ``vocab``, -1 when not in it) for list-valued text cells.
+    Strings are matched once per distinct value (dictionary encoding), not once per element:
+    5M genre entries at 360K scale."""
+    rows, distinct, idx = _dictionary(values)
+    return rows, vocab.get_indexer(distinct)[idx]
+
+
+def coded_matrix(
+    rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """CSR of (row, col, value) triples, entries with col -1 (outside the vocabulary) dropped."""
+    ok = cols >= 0
+    mat = sp.csr_matrix((data[ok], (rows[ok], cols[ok])), shape=shape, dtype=np.float64)
+    mat.sum_duplicates()
+    return mat
 
 
 def list_column(rows: np.ndarray, values: np.ndarray, n_rows: int, pa_type: pa.DataType) -> list:
@@ -90,24 +99,15 @@ def list_column(rows: np.ndarray, values: np.ndarray, n_rows: int, pa_type: pa.D
 
 def genre_matrix(genres: pd.Series, shares: pd.Series | None, vocab: pd.Index) -> sp.csr_matrix:
     """rows × ``vocab`` CSR of genre shares (or 1 for presence when ``shares`` is None)."""
-    rows, cols, _ = list_codes(genres, vocab)
+    rows, cols = list_codes(genres, vocab)
     data = np.ones(len(rows)) if shares is None else explode_lists(shares)[1].astype(np.float64)
-    ok = cols >= 0
-    mat = sp.csr_matrix(
-        (data[ok], (rows[ok], cols[ok])), shape=(len(genres), len(vocab)), dtype=np.float64
-    )
-    mat.sum_duplicates()
-    return mat
+    return coded_matrix(rows, cols, data, (len(genres), len(vocab)))
 
 
 def genre_vocab(*series: pd.Series) -> pd.Index:
     """Sorted union of the genre names in some list columns."""
-    names = [list_codes(s)[2] for s in series]
-    return (
-        pd.Index(np.unique(np.concatenate([n.to_numpy() for n in names])))
-        if names
-        else pd.Index([])
-    )
+    names = [_dictionary(s)[1].to_numpy() for s in series]
+    return pd.Index(np.unique(np.concatenate(names))) if names else pd.Index([])
 
 
 def _take(values: np.ndarray, idx: np.ndarray, fill: float = np.nan) -> np.ndarray:

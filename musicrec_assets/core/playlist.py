@@ -25,6 +25,7 @@ import dataclasses
 import re
 import warnings
 import xml.etree.ElementTree as ET
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -1298,8 +1299,10 @@ class PlaylistSummary:
     def __init__(self) -> None:
         self.listeners = 0
         self.head = empty_playlists()  # the first rows seen, for a preview
-        self._sums: dict[str, dict[str, float]] = {}
-        self._artists: dict[str, set[str]] = {}
+        self._sums: defaultdict[str, defaultdict[str, float]] = defaultdict(
+            lambda: defaultdict(float)
+        )
+        self._artists: defaultdict[str, set[str]] = defaultdict(set)
 
     def add(self, playlists: pd.DataFrame) -> None:
         """Count one chunk in (grouping on integer codes: chunks have ~100k rows)."""
@@ -1318,21 +1321,17 @@ class PlaylistSummary:
             present = lengths > 0
             first = _first_rows([users, artist[rows]])
             distinct = np.bincount(users[first], minlength=len(lengths))[present]
-            sums = self._sums.setdefault(str(name), dict.fromkeys(("playlists", "tracks"), 0.0))
+            sums = self._sums[str(name)]
             sums["playlists"] += int(present.sum())
             sums["tracks"] += len(rows)
-            sums["diversity"] = sums.get("diversity", 0.0) + float(
-                (distinct / lengths[present]).sum()
-            )
+            sums["diversity"] += float((distinct / lengths[present]).sum())
             for col in _MEANS:
                 values = playlists[col].to_numpy(dtype=float)[rows]
                 known = ~np.isnan(values)
-                sums[col] = sums.get(col, 0.0) + float(values[known].sum())
-                sums[f"{col}_n"] = sums.get(f"{col}_n", 0.0) + int(known.sum())
+                sums[col] += float(values[known].sum())
+                sums[f"{col}_n"] += int(known.sum())
             seen = np.unique(artist[rows])
-            self._artists.setdefault(str(name), set()).update(
-                artists[seen[seen < len(artists)]].astype(str)
-            )
+            self._artists[str(name)].update(artists[seen[seen < len(artists)]].astype(str))
 
     def observe(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         """Pass ``chunks`` through, counting each in on the way (to wrap a streaming write)."""

@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .config import RerankerConfig
-from .features import Z_COLUMNS, genre_matrix, genre_vocab, list_codes
+from .features import Z_COLUMNS, coded_matrix, explode_lists, genre_vocab, list_codes
 from .ids import codes_in, factorize_sorted, vocab_of
 from .metrics import pair_isin
 from .parallel import ordered_map
@@ -81,17 +81,14 @@ def _with_unknown(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a, pad])
 
 
-def _top_binary(genres: pd.Series, vocab: pd.Index, n: int) -> sp.csr_matrix:
-    """rows × vocab 0/1 matrix of each row's first ``n`` genres (lists are ranked by share)."""
-    rows, cols, _ = list_codes(genres, vocab)
-    start = np.r_[0, np.cumsum(np.bincount(rows, minlength=len(genres)))[:-1]]
+def _top_binary(
+    rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], n: int
+) -> sp.csr_matrix:
+    """0/1 matrix of each row's first ``n`` genres (row-sorted ``list_codes`` output; lists are
+    ranked by share)."""
+    start = np.r_[0, np.cumsum(np.bincount(rows, minlength=shape[0]))[:-1]]
     first = (np.arange(len(rows)) - start[rows]) < n
-    rows, cols = rows[first], cols[first]
-    ok = cols >= 0
-    mat = sp.csr_matrix(
-        (np.ones(int(ok.sum())), (rows[ok], cols[ok])),
-        shape=(len(genres), len(vocab)),
-    )
+    mat = coded_matrix(rows[first], cols[first], np.ones(int(first.sum())), shape)
     mat.data[:] = 1.0
     return mat
 
@@ -107,14 +104,17 @@ def prepare_tables(user_profiles: pd.DataFrame, item_features: pd.DataFrame) -> 
     """Index one stage's profiles and item features once (reused by every chunk of candidates)."""
     vocab = genre_vocab(user_profiles["genres"], item_features["genres"])
     empty = sp.csr_matrix((1, len(vocab)))
-    u_genre = sp.vstack(
-        [genre_matrix(user_profiles["genres"], user_profiles["genre_shares"], vocab), empty]
-    ).tocsr()
-    i_genre = sp.vstack(
-        [genre_matrix(item_features["genres"], item_features["genre_shares"], vocab), empty]
-    ).tocsr()
-    u_top = sp.vstack([_top_binary(user_profiles["genres"], vocab, N_TOP_GENRES), empty]).tocsr()
-    i_top = sp.vstack([_top_binary(item_features["genres"], vocab, N_TOP_GENRES), empty]).tocsr()
+
+    def genre_tables(df: pd.DataFrame) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """(genre shares, top-genre 0/1) with the 'unknown' row; the lists are encoded once."""
+        rows, codes = list_codes(df["genres"], vocab)
+        shape = (len(df), len(vocab))
+        shares = coded_matrix(rows, codes, explode_lists(df["genre_shares"])[1], shape)
+        top = _top_binary(rows, codes, shape, N_TOP_GENRES)
+        return sp.vstack([shares, empty]).tocsr(), sp.vstack([top, empty]).tocsr()
+
+    u_genre, u_top = genre_tables(user_profiles)
+    i_genre, i_top = genre_tables(item_features)
 
     def cols(df: pd.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         return {c: _with_unknown(df[c].to_numpy(dtype=np.float32)) for c in names}
