@@ -1,8 +1,9 @@
 """Recommendations for a listener the model has never seen, from a handful of seed artists.
 
 The page needs only ``artist, score`` rows; this adapter is the single place that turns the
-serving artifacts (the serve-stage ALS in ``als_model.npz``, ``reranker.txt``, the serve rows of
-``item_features.parquet``, the chosen blend in ``evaluation_report.json``) into a call of
+serving artifacts (the serve-stage generators in ``generator_models.npz``, ``reranker.txt``, the
+serve rows of ``item_features.parquet``, the served choice in ``reranker_validation.json``) into a
+call of
 ``musicrec_assets.core.recommend.recommend_new_listener``, the same path batch serving takes. If
 that core function cannot be imported the page says so instead of failing. Loaded models are
 cached against the artifact files' versions, like every other artifact.
@@ -43,16 +44,16 @@ def _core_function() -> Callable[..., pd.DataFrame]:
 
 
 def _models(store: ArtifactStore) -> dict[str, Any]:
-    """The serve-stage models and the chosen blend, loaded once per artifact version.
+    """The serve-stage generators and the served choice, loaded once per artifact version.
 
-    The reranker file is needed only when the evaluation chose to use the ranker (its gate
-    passed); otherwise serving is ALS alone and so is the cold start.
+    The reranker file is needed only when the gate chose to serve it; otherwise serving is the
+    best single generator and so is the cold start.
     """
-    chosen = store.load("evaluation_report").get("chosen", {})
-    use_ranker = bool(chosen.get("use_ranker", True))
+    choice = store.load("reranker_validation")
+    use_ranker = bool(choice.get("use_ranker"))
 
     def build() -> dict[str, Any]:
-        from musicrec_assets.core.recommend import models_from_npz
+        from musicrec_assets.core.generators import stages_from_npz
 
         booster = None
         if use_ranker:
@@ -63,14 +64,13 @@ def _models(store: ArtifactStore) -> dict[str, Any]:
         if "stage" in items.columns:
             items = items[items["stage"] == "serve"].drop(columns="stage")
         return {
-            "serve_model": models_from_npz(store.load("als_model"))["serve"],
+            "models": stages_from_npz(store.load("generator_models"))["serve"],
             "booster": booster,
             "item_features": items.reset_index(drop=True),
-            "alpha": float(chosen.get("blend_alpha", 0.0)),
-            "use_ranker": use_ranker,
+            "choice": choice,
         }
 
-    sources = ["als_model", "item_features", "evaluation_report"]
+    sources = ["generator_models", "item_features", "reranker_validation"]
     if use_ranker:
         sources.append("reranker")
     return store.derived("cold_start_models", sources, build)
@@ -87,12 +87,11 @@ def recommend_for_seeds(store: ArtifactStore, seeds: list[str], n: int) -> pd.Da
     models = _models(store)
     recs = recommend(
         seed_artists=list(seeds),
-        serve_model=models["serve_model"],
+        models=models["models"],
         booster=models["booster"],
         item_features=models["item_features"],
-        alpha=models["alpha"],
+        choice=models["choice"],
         n=n,
-        use_ranker=models["use_ranker"],
     )
     out = recs[["artist", "score"]].reset_index(drop=True)
     out.attrs["unknown_seeds"] = list(recs.attrs.get("unknown_seeds", []))

@@ -42,7 +42,7 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 # Read only by the cold-start adapter (whole files).
-COLD_START = ("als_model", "reranker", "item_features")
+COLD_START = ("generator_models", "reranker", "reranker_validation", "item_features")
 # Every artifact the page uses, in the order the Model tab lists them.
 ARTIFACTS = (*COLUMNS, "evaluation_report", *COLD_START)
 

@@ -1,4 +1,4 @@
-"""Blending the reranker with ALS, choosing α on validation, and deterministic top-K.
+"""Blending the reranker with a base generator, choosing α on validation, deterministic top-K.
 
 Fixes the seed (seed-system.md §9, §14.8): both scores are min-max normalised per listener
 before mixing, so α means the same thing for every listener and any per-listener scale of the
@@ -91,22 +91,24 @@ def normalise_per_user(df: pd.DataFrame, col: str, user_col: str = "user") -> pd
     return pd.Series(_normalise(x, groups), index=df.index, name=col)
 
 
-def _mix(als: np.ndarray, ranker: np.ndarray | None, alpha: float) -> np.ndarray:
+def _mix(base: np.ndarray, ranker: np.ndarray | None, alpha: float) -> np.ndarray:
+    """α·ranker + (1 − α)·base on normalised scores; where the ranker is NaN, the base; where
+    the base is NaN (an artist the base generator cannot score), its listener's minimum, 0."""
     if alpha == 0 or ranker is None:
-        return als
+        return base
     mixed = alpha * ranker
-    mixed += (1.0 - alpha) * als
-    np.copyto(mixed, als, where=np.isnan(ranker))
+    mixed += (1.0 - alpha) * np.nan_to_num(base, nan=0.0)
+    np.copyto(mixed, base, where=np.isnan(ranker))
     return mixed
 
 
 def _normalised_scores(
-    df: pd.DataFrame, groups: _Groups, ranker_col: str, als_col: str, with_ranker: bool
+    df: pd.DataFrame, groups: _Groups, ranker_col: str, base_col: str, with_ranker: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    als = _normalise(df[als_col].to_numpy(dtype=np.float64), groups)
+    base = _normalise(df[base_col].to_numpy(dtype=np.float64), groups)
     if not with_ranker or ranker_col not in df:
-        return als, None
-    return als, _normalise(df[ranker_col].to_numpy(dtype=np.float64), groups)
+        return base, None
+    return base, _normalise(df[ranker_col].to_numpy(dtype=np.float64), groups)
 
 
 def blend(
@@ -114,13 +116,13 @@ def blend(
     alpha: float,
     *,
     ranker_col: str = "ranker_score",
-    als_col: str = "als_score",
+    base_col: str = "als_score",
     user_col: str = "user",
 ) -> pd.Series:
-    """α·norm(ranker) + (1 − α)·norm(ALS), per listener; where the ranker is NaN, norm(ALS)."""
+    """α·norm(ranker) + (1 − α)·norm(base), per listener; where the ranker is NaN, norm(base)."""
     groups = _groups(sorted_codes(df[user_col])[0])
-    als, ranker = _normalised_scores(df, groups, ranker_col, als_col, alpha != 0)
-    return pd.Series(_mix(als, ranker, alpha), index=df.index, name="score")
+    base, ranker = _normalised_scores(df, groups, ranker_col, base_col, alpha != 0)
+    return pd.Series(_mix(base, ranker, alpha), index=df.index, name="score")
 
 
 def _best(groups: _Groups, score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -213,15 +215,15 @@ def blended_topk(
     k: int,
     *,
     ranker_col: str = "ranker_score",
-    als_col: str = "als_score",
+    base_col: str = "als_score",
     user_col: str = "user",
 ) -> pd.DataFrame:
     """``topk(df.assign(score=blend(df, alpha)), "score", k)``, grouping the rows only once."""
     if not len(df):
         return _empty_topk()
     keys = _keys(df, user_col)
-    als, ranker = _normalised_scores(df, keys.groups, ranker_col, als_col, alpha != 0)
-    score = _mix(als, ranker, alpha)
+    base, ranker = _normalised_scores(df, keys.groups, ranker_col, base_col, alpha != 0)
+    score = _mix(base, ranker, alpha)
     rows, rank = _best(keys.groups, score, k)
     return _topk_frame(df.assign(score=score), keys, rows, rank, "score", user_col)
 
@@ -234,22 +236,24 @@ def choose_alpha(
     *,
     n_catalogue: int,
     users: Any = None,
+    base_col: str = "als_score",
 ) -> tuple[float, list[dict[str, float]]]:
-    """Best α on ``grid`` by NDCG@k of the blended top-k (ties: the smaller α, i.e. more ALS).
+    """Best α on ``grid`` by NDCG@k of the blended top-k (ties: the smaller α, more base).
 
-    ``df`` holds candidates of held-out validation listeners with ``als_score`` and
-    ``ranker_score``; metrics come from ``evaluate_topk`` against all their labels (full
-    catalogue: relevant artists outside the candidates count as misses). Labels, codes and the
-    normalised scores are prepared once; each α only re-mixes, selects its top-k and scores it.
+    ``df`` holds candidates of validation listeners with ``base_col`` (the base generator's
+    score) and an out-of-sample ``ranker_score``; metrics come from ``evaluate_topk`` against
+    all their labels (full catalogue: relevant artists outside the candidates count as misses).
+    Labels, codes and the normalised scores are prepared once; each α only re-mixes, selects
+    its top-k and scores it.
     """
     if users is None:
         users = np.unique(labels["user"].astype(str))
     relevant = relevant_sets(labels, users)
     keys = _keys(df, "user")
-    als, ranker = _normalised_scores(df, keys.groups, "ranker_score", "als_score", True)
+    base, ranker = _normalised_scores(df, keys.groups, "ranker_score", base_col, True)
     sweep = []
     for alpha in grid:
-        rows, rank = _best(keys.groups, _mix(als, ranker, float(alpha)), k)
+        rows, rank = _best(keys.groups, _mix(base, ranker, float(alpha)), k)
         ranked = pd.DataFrame(
             {
                 "user": pd.Categorical.from_codes(keys.users[rows], keys.user_strings),

@@ -1,16 +1,22 @@
-"""ALS candidates: the top-N unseen artists per listener, scored by ``als.scoring_factors``.
+"""Candidates: the union of every generator's top-N unseen artists per listener.
 
-Scoring runs through implicit's batched ``recommend`` (``filter_already_liked_items``) over chunks
-of listeners, with the augmented factors that carry cosine normalisation and the popularity prior,
-so the candidate scores are the model's one score. Listeners the model does not know (dropped by
-the k-core filter) are folded in from their seen rows; listeners with nothing known get the
-popularity ranking. No per-listener Python loop over artists.
+Each row is a (listener, artist) pair with, for every generator g, ``g_score`` (g's score of the
+pair, NaN when g cannot score that artist) and ``g_rank`` (its 1-based rank in g's own top-N, NaN
+when the artist is not in it), so the reranker sees how every model rates every candidate, and
+each generator's own top-K is the rows with ``g_rank <= K``.
+
+Listeners are processed a chunk at a time and every generator scores the whole chunk with
+array operations: ALS through implicit's batched ``recommend`` on the augmented factors that
+carry its one score (``als.scoring_factors``; listeners the model does not know are folded in
+from their history, or get the popularity prior); the item-item models as history rows times
+their weight matrix; popularity by the global order. No per-listener Python loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,35 +24,14 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from .als import ALSModel, _implicit, fold_in_codes, scoring_factors
+from .generators import StageModels
 from .ids import codes_in
+from .itemitem import ItemItemModel
 from .metrics import pair_isin
+from .popularity import PopularityModel
 
 _FILTERED = -1e37  # implicit marks filtered slots with -FLT_MAX
-_INFO = ("users", "users_in_model", "users_folded_in", "users_popularity_only")
-
-
-def _seen_codes(
-    model: ALSModel, seen: pd.DataFrame, users: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Seen rows as (user row, model artist index, plays), sorted by user row."""
-    rows = codes_in(pd.Index(users), seen["user"])
-    keep = rows >= 0
-    cols = codes_in(pd.Index(model.artists), seen["artist"])[keep]
-    rows = rows[keep]
-    plays = seen["plays"].to_numpy()[keep] if "plays" in seen else np.ones(len(rows))
-    if np.any(rows[1:] < rows[:-1]):  # splits come sorted by listener; sort only when not
-        order = np.argsort(rows, kind="stable")
-        rows, cols, plays = rows[order], cols[order], plays[order]
-    return rows, cols, plays
-
-
-def user_vectors(
-    model: ALSModel, seen: pd.DataFrame, users: np.ndarray, *, num_threads: int = 2
-) -> tuple[np.ndarray, dict[str, int]]:
-    """Factor rows for ``users``: the fitted row, else folded in from their ``seen`` rows."""
-    users = np.asarray(users, dtype=object)
-    rows, cols, plays = _seen_codes(model, seen, users)
-    return _vectors(model, users, rows, cols, plays, num_threads)
+CELLS = 8_000_000  # dense item-item score cells per chunk (listeners × artists)
 
 
 def _vectors(
@@ -85,12 +70,6 @@ def _vectors(
     return vecs, info
 
 
-def seen_matrix(model: ALSModel, seen: pd.DataFrame, users: np.ndarray) -> sp.csr_matrix:
-    """users × model artists CSR of seen pairs (artists outside the model cannot be ranked)."""
-    rows, cols, _ = _seen_codes(model, seen, np.asarray(users, dtype=object))
-    return _csr(rows, cols, len(users), len(model.artists))
-
-
 def _csr(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:
     ok = cols >= 0
     data = np.ones(int(ok.sum()), dtype=np.float32)
@@ -125,79 +104,257 @@ def topn_from_vectors(
     return ids, scores
 
 
-def als_candidates(*args: Any, **kwargs: Any) -> pd.DataFrame:
-    """:func:`iter_als_candidates` (same arguments) as one frame, ``attrs["info"]`` summed."""
-    parts = list(iter_als_candidates(*args, **kwargs))
-    out = pd.concat(parts, ignore_index=True)
-    out.attrs["info"] = {k: sum(p.attrs["info"][k] for p in parts) for k in _INFO}
+def score_column(name: str) -> str:
+    return f"{name}_score"
+
+
+def rank_column(name: str) -> str:
+    return f"{name}_rank"
+
+
+def candidate_columns(names: tuple[str, ...]) -> list[str]:
+    """``user, artist`` then ``<g>_score, <g>_rank`` per generator, in the given order."""
+    return ["user", "artist", *[c for g in names for c in (score_column(g), rank_column(g))]]
+
+
+@dataclass
+class _Ranked:
+    """One generator's top-N of a chunk (vocabulary codes, -inf = empty slot) and its scorer of
+    any (chunk row, vocabulary code) pair."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    pair: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def topn_dense(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, scores) of each row's ``n`` best, best first (ties: lower column); -inf marks
+    filtered cells and stays -inf in the output."""
+    n = min(int(n), scores.shape[1])
+    if n <= 0:
+        empty = np.zeros((scores.shape[0], 0))
+        return empty.astype(np.int64), empty
+    if n < scores.shape[1]:
+        part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    else:
+        part = np.broadcast_to(np.arange(scores.shape[1]), scores.shape).copy()
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def _gather(block: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    out = np.full(len(rows), np.nan, dtype=np.float32)
+    ok = cols >= 0
+    out[ok] = block[rows[ok], cols[ok]]
     return out
 
 
-def iter_als_candidates(
-    model: ALSModel,
-    seen: pd.DataFrame,
-    users: np.ndarray,
+class _Chunk(NamedTuple):
+    """A chunk of listeners' history: (chunk row, vocabulary code, plays), sorted by row."""
+
+    users: np.ndarray
+    rows: np.ndarray
+    vocab: np.ndarray
+    plays: np.ndarray
+
+
+def _rank_als(
+    model: ALSModel, to_model: np.ndarray, from_model: np.ndarray, c: _Chunk, n: int, threads: int
+) -> tuple[_Ranked, dict[str, int]]:
+    cols = to_model[c.vocab]
+    vecs, info = _vectors(model, c.users, c.rows, cols, c.plays, threads)
+    seen = _csr(c.rows, cols, len(c.users), len(model.artists))
+    ids, scores = topn_from_vectors(model, vecs, seen, n, num_threads=threads)
+    u_aug, i_aug = scoring_factors(model, vecs)
+
+    def pair(rows: np.ndarray, vocab: np.ndarray) -> np.ndarray:
+        out = np.full(len(rows), np.nan, dtype=np.float32)
+        j = to_model[vocab]
+        ok = j >= 0
+        out[ok] = np.einsum("ij,ij->i", u_aug[rows[ok]], i_aug[j[ok]])
+        return out
+
+    return _Ranked(from_model[ids], scores, pair), info
+
+
+def _rank_itemitem(
+    model: ItemItemModel, to_model: np.ndarray, from_model: np.ndarray, c: _Chunk, n: int
+) -> _Ranked:
+    hist = model.history(c.rows, to_model[c.vocab], c.plays, len(c.users))
+    block = model.scores(hist)
+    masked = block.copy()
+    masked[np.repeat(np.arange(len(c.users)), np.diff(hist.indptr)), hist.indices] = -np.inf
+    ids, scores = topn_dense(masked, n)
+    return _Ranked(
+        from_model[ids], scores, lambda rows, vocab: _gather(block, rows, to_model[vocab])
+    )
+
+
+def _rank_popularity(
+    model: PopularityModel, to_model: np.ndarray, from_model: np.ndarray, c: _Chunk, n: int
+) -> _Ranked:
+    order = model.order
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    cols = to_model[c.vocab]
+    ok = cols >= 0
+    heaviest = int(np.bincount(c.rows[ok], minlength=1).max()) if len(c.rows) else 0
+    depth = min(n + heaviest, len(order))  # enough popular artists to leave n unseen per row
+    free = np.ones((len(c.users), depth), dtype=bool)
+    pos = position[cols[ok]]
+    free[c.rows[ok][pos < depth], pos[pos < depth]] = False
+    top = np.broadcast_to(order[:depth], free.shape)
+    listeners = model.listeners.astype(np.float32)
+    scores = np.where(free, listeners[top], -np.inf).astype(np.float32)
+    keep = np.argsort(~free, axis=1, kind="stable")[:, : min(n, depth)]  # first n free, in order
+    ids = np.take_along_axis(top, keep, axis=1)
+    return _Ranked(
+        from_model[ids],
+        np.take_along_axis(scores, keep, axis=1),
+        lambda rows, vocab: _gather(listeners[None, :], np.zeros_like(rows), to_model[vocab]),
+    )
+
+
+def _maps(vocab: pd.Index, artists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(vocabulary code → model column or -1, with a last slot for code -1; model column →
+    vocabulary code)."""
+    from_model = codes_in(vocab, pd.Series(np.asarray(artists, dtype=object)))
+    to_model = np.full(len(vocab) + 1, -1, dtype=np.int64)
+    to_model[from_model] = np.arange(len(from_model))
+    return to_model, from_model
+
+
+def candidate_vocab(models: StageModels) -> pd.Index:
+    """Every artist some generator of the stage can rank (sorted keys)."""
+    arrays = [np.asarray(m.artists, dtype=str) for m in models.models.values()]
+    return pd.Index(np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, dtype=str))
+
+
+def iter_candidates(
+    models: StageModels,
+    history: pd.DataFrame,
+    users: Any,
     n: int,
     *,
     chunk_size: int = 20_000,
     num_threads: int = 2,
 ) -> Iterator[pd.DataFrame]:
-    """Top-``n`` unseen artists per listener: ``user, artist, als_score, als_rank`` (1-based),
-    a chunk of ``chunk_size`` listeners at a time (at least one frame).
+    """The union of every generator's top-``n`` unseen artists per listener, a chunk of
+    listeners at a time (at least one frame): ``candidate_columns(models.names)``.
 
-    ``seen`` holds the stage's fit pairs (``user, artist`` and ``plays`` for fold-in). Rows are
-    sorted by user then rank; ``user``/``artist`` are categoricals sharing one dtype across the
-    frames (compact at 10⁸ rows); each frame's ``attrs["info"]`` counts its fitted / folded-in /
-    popularity-only listeners. Serving scores each chunk as it comes instead of holding 200 rows
-    for every listener (72M at Last.fm-360K scale).
+    ``history`` holds the stage's fit rows (``user, artist, plays``): what is removed, and what
+    fold-in and the item-item models score from. Rows are sorted by listener then artist key;
+    ``user``/``artist`` are categoricals sharing one dtype across frames. Each frame's
+    ``attrs["info"]`` counts rows per generator and ALS's fitted / folded-in / popularity-only
+    listeners.
     """
     users = np.unique(np.asarray(users).astype(str)).astype(object)
-    user_dtype = pd.CategoricalDtype(pd.Index(users, dtype=str))
-    artist_dtype = pd.CategoricalDtype(pd.Index(model.artists, dtype=str))
-    rows, cols, plays = _seen_codes(model, seen, users)
-    bounds = np.searchsorted(rows, np.arange(0, len(users) + chunk_size, chunk_size))
+    vocab = candidate_vocab(models)
+    dtypes = (
+        pd.CategoricalDtype(pd.Index(users, dtype=str)),
+        pd.CategoricalDtype(pd.Index(vocab, dtype=str)),
+    )
+    maps = {g: _maps(vocab, m.artists) for g, m in models.models.items()}
+    rows = codes_in(pd.Index(users), history["user"])
+    keep = rows >= 0
+    cols = codes_in(vocab, history["artist"])[keep]
+    plays = history["plays"].to_numpy(dtype=np.float64)[keep]
+    rows = rows[keep]
+    if np.any(rows[1:] < rows[:-1]):
+        order = np.argsort(rows, kind="stable")
+        rows, cols, plays = rows[order], cols[order], plays[order]
+    widest = max(
+        [len(m.artists) for m in models.models.values() if isinstance(m, ItemItemModel)],
+        default=1,
+    )
+    size = max(1, min(chunk_size, CELLS // max(widest, 1)))
+    bounds = np.searchsorted(rows, np.arange(0, len(users) + size, size))
     if not len(users):
-        none = np.zeros(0, np.int32)
-        yield _frame(none, none, none, none, (user_dtype, artist_dtype), dict.fromkeys(_INFO, 0))
-    for c, start in enumerate(range(0, len(users), chunk_size)):
-        chunk = users[start : start + chunk_size]
+        yield _union_frame(models.names, users[:0], len(vocab), {}, 0, dtypes, {})
+    for c, start in enumerate(range(0, len(users), size)):
         lo, hi = bounds[c], bounds[c + 1]
-        r = rows[lo:hi] - start
-        vecs, info = _vectors(model, chunk, r, cols[lo:hi], plays[lo:hi], num_threads)
-        seen_csr = _csr(r, cols[lo:hi], len(chunk), len(model.artists))
-        ids, scores = topn_from_vectors(model, vecs, seen_csr, n, num_threads=num_threads)
-        ok = np.isfinite(scores)
-        rows_u = np.arange(start, start + len(chunk), dtype=np.int32)
-        ranks = np.arange(1, ids.shape[1] + 1, dtype=np.int32)
-        yield _frame(
-            np.broadcast_to(rows_u[:, None], ids.shape)[ok],
-            ids[ok],
-            scores[ok],
-            np.broadcast_to(ranks[None, :], ids.shape)[ok],
-            (user_dtype, artist_dtype),
-            info,
-        )
+        chunk = _Chunk(users[start : start + size], rows[lo:hi] - start, cols[lo:hi], plays[lo:hi])
+        ranked: dict[str, _Ranked] = {}
+        info: dict[str, int] = {}
+        for g, model in models.models.items():
+            to_model, from_model = maps[g]
+            if isinstance(model, ALSModel):
+                ranked[g], als_info = _rank_als(model, to_model, from_model, chunk, n, num_threads)
+                info.update({f"als_{k}": v for k, v in als_info.items()})
+            elif isinstance(model, ItemItemModel):
+                ranked[g] = _rank_itemitem(model, to_model, from_model, chunk, n)
+            else:
+                ranked[g] = _rank_popularity(model, to_model, from_model, chunk, n)
+        yield _union_frame(models.names, chunk.users, len(vocab), ranked, start, dtypes, info)
 
 
-def _frame(
-    user: np.ndarray,
-    artist: np.ndarray,
-    score: np.ndarray,
-    rank: np.ndarray,
+def _union_frame(
+    names: tuple[str, ...],
+    chunk_users: np.ndarray,
+    n_vocab: int,
+    ranked: dict[str, _Ranked],
+    start: int,
     dtypes: tuple[pd.CategoricalDtype, pd.CategoricalDtype],
     info: dict[str, int],
 ) -> pd.DataFrame:
-    """A candidate frame in compact dtypes (int32 codes, float32 scores)."""
+    """One chunk's candidate frame from each generator's top-N (pairs deduplicated)."""
+    width = np.int64(max(n_vocab, 1))
+    keys, ranks = {}, {}
+    for g, r in ranked.items():
+        ok = np.isfinite(r.scores) & (r.ids >= 0)
+        row = np.broadcast_to(np.arange(r.ids.shape[0])[:, None], r.ids.shape)[ok]
+        keys[g] = row.astype(np.int64) * width + r.ids[ok]
+        ranks[g] = np.broadcast_to(np.arange(1, r.ids.shape[1] + 1), r.ids.shape)[ok]
+    union = np.unique(np.concatenate([np.zeros(0, np.int64), *keys.values()]))
+    row, code = union // width, union % width
     out = pd.DataFrame(
         {
-            "user": pd.Categorical.from_codes(user.astype(np.int32), dtype=dtypes[0]),
-            "artist": pd.Categorical.from_codes(artist.astype(np.int32), dtype=dtypes[1]),
-            "als_score": score.astype(np.float32),
-            "als_rank": rank.astype(np.int32),
+            "user": pd.Categorical.from_codes((row + start).astype(np.int32), dtype=dtypes[0]),
+            "artist": pd.Categorical.from_codes(code.astype(np.int32), dtype=dtypes[1]),
         }
     )
+    for g in names:
+        rank = np.full(len(union), np.nan, dtype=np.float32)
+        score = np.full(len(union), np.nan, dtype=np.float32)
+        if g in ranked:
+            rank[np.searchsorted(union, keys[g])] = ranks[g]
+            score = ranked[g].pair(row, code).astype(np.float32)
+            info[f"{g}_rows"] = len(keys[g])
+        out[score_column(g)] = score
+        out[rank_column(g)] = rank
+    info["users"] = len(chunk_users)
+    info["rows"] = len(out)
     out.attrs["info"] = info
     return out
+
+
+def collect_candidates(chunks: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The frames of ``iter_candidates`` as one, ``attrs["info"]`` summed."""
+    parts = list(chunks)
+    out = pd.concat(parts, ignore_index=True)
+    info: dict[str, int] = {}
+    for p in parts:
+        for k, v in p.attrs["info"].items():
+            info[k] = info.get(k, 0) + v
+    out.attrs["info"] = info
+    return out
+
+
+def generator_topk(candidates: pd.DataFrame, name: str, k: int) -> pd.DataFrame:
+    """One generator's own top-``k`` (``user, rank, artist, score``) from a candidate table:
+    its top-N is in the union, so this is its full-catalogue ranking."""
+    rank = candidates[rank_column(name)].to_numpy()
+    sel = rank <= k
+    out = pd.DataFrame(
+        {
+            "user": candidates["user"].to_numpy()[sel],
+            "rank": rank[sel].astype(np.int32),
+            "artist": candidates["artist"].to_numpy()[sel],
+            "score": candidates[score_column(name)].to_numpy(dtype=np.float64)[sel],
+        }
+    )
+    return out.sort_values(["user", "rank"], kind="stable").reset_index(drop=True)
 
 
 def candidate_recall(candidates: pd.DataFrame, labels: pd.DataFrame) -> dict[str, float]:

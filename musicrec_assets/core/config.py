@@ -14,10 +14,18 @@ from typing import Any
 
 from .errors import ConfigError
 
+WEIGHTINGS: tuple[str, ...] = ("binary", "log1p", "none")  # of item-item generators' histories
+ITEMKNN_KINDS: tuple[str, ...] = ("cosine", "bm25", "tfidf")  # implicit's item-item recommenders
+
 LISTENS_FORMATS = ("lastfm_kaggle", "lastfm_export", "plays_table", "hetrec2011", "audioscrobbler")
 TRACK_FORMATS = ("spotify_600k_tracks", "spotify_track_table")
 NAME_KEYED_TRACK_FORMATS = ("spotify_track_table",)  # credit artists by name, no Spotify ids
 ARTIST_FORMATS = ("spotify_600k_artists", "spotify_artist_table")
+# Candidate generators, in the order their columns appear; the first four have settings that
+# model_selection searches on validation.
+GENERATORS: tuple[str, ...] = ("als", "ease", "rp3beta", "itemknn", "popularity")
+TUNED: tuple[str, ...] = ("als", "ease", "rp3beta", "itemknn")
+OBJECTIVES: tuple[str, ...] = ("binary", "lambdarank")
 
 
 @dataclass(frozen=True)
@@ -56,8 +64,8 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class ALSConfig:
-    """Defaults chosen on validation NDCG@10 only (benchmarks/tune_als.py over the sample, a 1M
-    sample and the Audioscrobbler data): log1p weights, low confidence, strong regularisation."""
+    """implicit's ALS. The searched values (weighting, K1, B, factors, regularization, alpha,
+    iterations) are where model_selection starts; the rest are fixed structure."""
 
     factors: int = 64
     regularization: float = 10.0
@@ -75,24 +83,73 @@ class ALSConfig:
 
 
 @dataclass(frozen=True)
+class EASEConfig:
+    """EASE on the ``max_artists`` most-listened artists (a dense solve cubic in that number)."""
+
+    regularization: float = 500.0
+    weighting: str = "binary"  # binary | log1p | none
+    max_artists: int = 2500
+
+
+@dataclass(frozen=True)
+class RP3betaConfig:
+    alpha: float = 1.0
+    beta: float = 0.3
+    neighbours: int = 200
+    weighting: str = "binary"
+
+
+@dataclass(frozen=True)
+class ItemKNNConfig:
+    kind: str = "bm25"  # cosine | bm25 | tfidf (implicit's item-item recommenders)
+    neighbours: int = 100
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    weighting: str = "none"  # of a listener's history when scored
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    """The validation search (model_selection): trials per generator and a wall-clock cap for
+    the whole search (seconds); a result depends on the machine only if the cap cuts it."""
+
+    enabled: bool = True
+    seconds: float = 45.0
+    trials: dict[str, int] = field(
+        default_factory=lambda: {"als": 40, "ease": 8, "rp3beta": 14, "itemknn": 12}
+    )
+    max_users: int = 10_000  # validation listeners scored per trial (seeded sample above)
+
+
+@dataclass(frozen=True)
 class CandidatesConfig:
-    n: int = 200
+    n: int = 100  # per generator; the candidates are the union
+    generators: tuple[str, ...] = GENERATORS
     max_val_users: int = 50_000  # validation listeners sampled (seeded) to train the reranker
 
 
 @dataclass(frozen=True)
 class RerankerConfig:
-    """learning_rate chosen on validation NDCG@10 (benchmarks/tune_reranker.py: best mean rank
-    over the sample and the Audioscrobbler data)."""
+    """LightGBM on the union candidates. The objective is chosen on validation among
+    ``objectives``; ``folds`` validation folds (disjoint held-out parts of each listener's
+    history, generators refit per fold) give it enough listeners, used only while fewer than
+    ``fold_listeners`` listener-folds are available; the gate serves it only when a paired
+    bootstrap over validation listeners shows it better than the best single generator with
+    ``gate_confidence``."""
 
+    objectives: tuple[str, ...] = OBJECTIVES
+    folds: int = 4
+    fold_listeners: int = 20_000
+    crossfit: int = 3  # listener groups of the out-of-fold predictions (objective, α, gate)
+    gate_confidence: float = 0.9
     n_estimators: int = 500
-    learning_rate: float = 0.2
-    num_leaves: int = 31
+    learning_rate: float = 0.05
+    num_leaves: int = 15
     min_child_samples: int = 20
     feature_fraction: float = 0.9
     bagging_fraction: float = 0.9
     lambda_l2: float = 1.0
-    early_stopping_rounds: int = 50
+    early_stopping_rounds: int = 30
     valid_fraction: float = 0.25  # share of validation listeners held out for early stopping
     eval_at: int = 10
 
@@ -108,7 +165,6 @@ class EvaluationConfig:
     k: int = 10
     bootstrap: int = 1000
     topk: int = 50  # rows per listener kept in reranked_topk (serving)
-    itemknn: str = "bm25"  # the ItemKNN baseline: implicit's "bm25" or "cosine" recommender
     max_users: int = 50_000  # test listeners evaluated (seeded sample above this; 0 = all)
 
 
@@ -191,12 +247,18 @@ class Config:
     matching: MatchingConfig = MatchingConfig()
     split: SplitConfig = SplitConfig()
     als: ALSConfig = ALSConfig()
+    ease: EASEConfig = EASEConfig()
+    rp3beta: RP3betaConfig = RP3betaConfig()
+    itemknn: ItemKNNConfig = ItemKNNConfig()
+    tuning: TuningConfig = TuningConfig()
     candidates: CandidatesConfig = CandidatesConfig()
     reranker: RerankerConfig = RerankerConfig()
     blend: BlendConfig = BlendConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     playlist: PlaylistConfig = PlaylistConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    # generator -> the values its section sets explicitly (these are never searched)
+    fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def tracks_keyed_by_name(self) -> bool:
@@ -250,7 +312,7 @@ def load_config(path: str | Path) -> Config:
     base = file.parent
     raw = dict(raw)
     known = {f.name for f in dataclasses.fields(Config)} | {"storage"}
-    unknown = sorted(set(raw) - known - {"path", "storage_dir"})
+    unknown = sorted(set(raw) - known - {"path", "storage_dir", "fixed"})
     if unknown:
         raise ConfigError(f"{file}: unknown section(s): {', '.join(unknown)}")
 
@@ -283,8 +345,39 @@ def load_config(path: str | Path) -> Config:
     if not (blend.alpha == "auto" or isinstance(blend.alpha, int | float)):
         raise ConfigError(f'{file}: [blend] alpha must be "auto" or a number in [0, 1]')
     als = _build(ALSConfig, raw.get("als", {}), "als", file)
-    if als.weighting not in ("bm25", "log1p", "none"):
-        raise ConfigError(f"{file}: [als] weighting must be bm25, log1p or none")
+    _one_of(file, "als", "weighting", als.weighting, ("bm25", "log1p", "none"))
+    ease = _build(EASEConfig, raw.get("ease", {}), "ease", file)
+    _one_of(file, "ease", "weighting", ease.weighting, WEIGHTINGS)
+    rp3beta = _build(RP3betaConfig, raw.get("rp3beta", {}), "rp3beta", file)
+    _one_of(file, "rp3beta", "weighting", rp3beta.weighting, WEIGHTINGS)
+    itemknn = _build(ItemKNNConfig, raw.get("itemknn", {}), "itemknn", file)
+    _one_of(file, "itemknn", "weighting", itemknn.weighting, WEIGHTINGS)
+    _one_of(file, "itemknn", "kind", itemknn.kind, ITEMKNN_KINDS)
+    tuning_raw = dict(raw.get("tuning", {}))
+    trials = tuning_raw.pop("trials", {})
+    if not isinstance(trials, dict) or set(trials) - set(TUNED):
+        raise ConfigError(
+            f"{file}: [tuning] trials must be a table with keys among {', '.join(TUNED)}"
+        )
+    tuning = _build(TuningConfig, tuning_raw, "tuning", file)
+    tuning = dataclasses.replace(tuning, trials={**tuning.trials, **trials})
+    candidates = _build(CandidatesConfig, raw.get("candidates", {}), "candidates", file)
+    bad = sorted(set(candidates.generators) - set(GENERATORS))
+    if bad or "als" not in candidates.generators:
+        raise ConfigError(
+            f"{file}: [candidates] generators must include als and be among "
+            f"{', '.join(GENERATORS)}" + (f" (unknown: {', '.join(bad)})" if bad else "")
+        )
+    candidates = dataclasses.replace(
+        candidates, generators=tuple(g for g in GENERATORS if g in candidates.generators)
+    )
+    reranker = _build(RerankerConfig, raw.get("reranker", {}), "reranker", file)
+    if not reranker.objectives or set(reranker.objectives) - set(OBJECTIVES):
+        raise ConfigError(f"{file}: [reranker] objectives must be among {', '.join(OBJECTIVES)}")
+    if reranker.folds < 1 or reranker.crossfit < 2 or not 0 < reranker.gate_confidence < 1:
+        raise ConfigError(
+            f"{file}: [reranker] needs folds >= 1, crossfit >= 2 and 0 < gate_confidence < 1"
+        )
     split = _build(SplitConfig, raw.get("split", {}), "split", file)
     if split.method not in ("auto", "temporal", "random"):
         raise ConfigError(f"{file}: [split] method must be auto, temporal or random")
@@ -297,10 +390,20 @@ def load_config(path: str | Path) -> Config:
         matching=_build(MatchingConfig, raw.get("matching", {}), "matching", file),
         split=split,
         als=als,
-        candidates=_build(CandidatesConfig, raw.get("candidates", {}), "candidates", file),
-        reranker=_build(RerankerConfig, raw.get("reranker", {}), "reranker", file),
+        ease=ease,
+        rp3beta=rp3beta,
+        itemknn=itemknn,
+        tuning=tuning,
+        candidates=candidates,
+        reranker=reranker,
         blend=blend,
         evaluation=_build(EvaluationConfig, raw.get("evaluation", {}), "evaluation", file),
         playlist=playlist,
         schedule=_build(ScheduleConfig, raw.get("schedule", {}), "schedule", file),
+        fixed={g: dict(raw[g]) for g in TUNED if raw.get(g)},
     )
+
+
+def _one_of(file: Path, section: str, key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{file}: [{section}] {key} must be one of {', '.join(allowed)}")

@@ -124,23 +124,46 @@ def evaluate_topk(
     return out
 
 
-def bootstrap_ci(
-    values: np.ndarray, n: int, seed: int, *, level: float = 0.95, chunk: int = 50
-) -> list[float]:
-    """Percentile bootstrap interval of the mean over users (resampling users with replacement).
-
-    Resamples are drawn in chunks so memory stays ``chunk × len(values)``.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if not len(values) or n <= 0:
-        mean = float(values.mean()) if len(values) else 0.0
-        return [mean, mean]
+def _bootstrap_means(values: np.ndarray, n: int, seed: int, chunk: int = 50) -> np.ndarray:
+    """Means of ``n`` resamples of ``values`` with replacement (memory ``chunk × len``)."""
     rng = np.random.default_rng(seed)
     means = np.empty(n)
     for start in range(0, n, chunk):
         size = min(chunk, n - start)
         idx = rng.integers(0, len(values), size=(size, len(values)))
         means[start : start + size] = values[idx].mean(axis=1)
+    return means
+
+
+def bootstrap_ci(values: np.ndarray, n: int, seed: int, *, level: float = 0.95) -> list[float]:
+    """Percentile bootstrap interval of the mean over users (resampling users with replacement)."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values) or n <= 0:
+        mean = float(values.mean()) if len(values) else 0.0
+        return [mean, mean]
     tail = (1.0 - level) / 2.0 * 100.0
-    lo, hi = np.percentile(means, [tail, 100.0 - tail])
+    lo, hi = np.percentile(_bootstrap_means(values, n, seed), [tail, 100.0 - tail])
     return [float(lo), float(hi)]
+
+
+def paired_bootstrap(
+    a: np.ndarray, b: np.ndarray, n: int, seed: int, *, confidence: float
+) -> dict[str, float]:
+    """Is system ``a`` better than ``b`` on the same listeners (per-listener metric arrays)?
+
+    Resamples listeners (pairs kept together) and reports the mean difference, its one-sided
+    lower bound at ``confidence`` (``a`` is better with that confidence iff ``lower > 0``), the
+    matching upper bound, and the share of resamples in which ``a`` wins.
+    """
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if not len(diff) or n <= 0:
+        mean = float(diff.mean()) if len(diff) else 0.0
+        return {"diff": mean, "lower": mean, "upper": mean, "p_better": float(mean > 0)}
+    means = _bootstrap_means(diff, n, seed)
+    lower, upper = np.percentile(means, [100.0 * (1.0 - confidence), 100.0 * confidence])
+    return {
+        "diff": float(diff.mean()),
+        "lower": float(lower),
+        "upper": float(upper),
+        "p_better": float((means > 0).mean()),
+    }

@@ -128,3 +128,55 @@ def stage_data(
         splits.loc[is_label, ["user", "artist"]].reset_index(drop=True) if with_labels else None
     )
     return StageData(stage, fit, users, labels)
+
+
+def fold_count(max_folds: int, listeners: int, fold_listeners: int) -> int:
+    """Validation folds to use: enough that listeners × folds reaches ``fold_listeners`` (the
+    reranker then sees enough listeners), never more than ``max_folds``; one on large data."""
+    if listeners <= 0:
+        return 1
+    return int(max(1, min(max_folds, -(-fold_listeners // listeners))))
+
+
+def validation_folds(
+    splits: pd.DataFrame, n_folds: int, seed: int, users: np.ndarray | None = None
+) -> list[StageData]:
+    """Fold 0 is the validation stage; fold f >= 1 holds out another part of each validation
+    listener's *train* artists, as many as their validation artists, disjoint from every other
+    fold, and fits on the rest of train + validation.
+
+    So every fold fits on as many rows as the validation stage and labels as many, and no fold
+    touches the test split. The parts are drawn with one seeded shuffle of each listener's train
+    artists; a listener with too few train artists for a fold is not in that fold. ``users``
+    (sorted) restricts the folds' listeners (the reranker's sample), as for fold 0.
+    """
+    val = stage_data(splits, "val", validate=False)
+    if users is not None:
+        val = StageData("val", val.fit, users, val.labels[val.labels["user"].isin(users)])
+    folds = [val]
+    if n_folds <= 1:
+        return folds
+    keep = [c for c in ("user", "artist", "plays", "first_played", "last_played") if c in splits]
+    rows = splits.loc[splits["split"].isin(FIT_SPLITS["test"]), [*keep, "split"]]
+    rows = rows.reset_index(drop=True)
+    u, vocab = factorize_sorted(rows["user"])
+    target = np.zeros(len(vocab), dtype=bool)
+    target[pd.Index(vocab).get_indexer(val.target_users)] = True
+    is_val = (rows["split"] == "val").to_numpy()
+    n_val = np.bincount(u[is_val], minlength=len(vocab))
+    train = ~is_val & target[u]
+    n_train = np.bincount(u[train], minlength=len(vocab))
+    key = np.random.default_rng(seed).random(len(rows))
+    idx = np.flatnonzero(train)
+    idx = idx[np.lexsort((key[idx], u[idx]))]
+    starts = np.r_[0, np.cumsum(np.bincount(u[idx], minlength=len(vocab)))[:-1]]
+    block = (np.arange(len(idx)) - starts[u[idx]]) // np.maximum(n_val[u[idx]], 1)
+    whole = (block + 1) * n_val[u[idx]] <= n_train[u[idx]]
+    fold = np.zeros(len(rows), dtype=np.int64)
+    fold[idx] = np.where(whole & (block < n_folds - 1), block + 1, 0)
+    for f in range(1, n_folds):
+        held = fold == f
+        labels = rows.loc[held, ["user", "artist"]].reset_index(drop=True)
+        fit = rows.loc[~held, keep].reset_index(drop=True)
+        folds.append(StageData(f"fold{f}", fit, target_users(rows, held), labels))
+    return folds

@@ -1,13 +1,14 @@
 """The two-stage recommender end to end, as pure functions the Dagster assets call nearly 1:1.
 
-als_model        ← fit_stage_models / models_to_npz / models_from_npz
-als_candidates   ← stage_candidates (val and test)
+model_selection   ← select_settings (each generator's settings searched on validation)
+generator_models  ← fit_generator_stages / stages_to_npz / stages_from_npz
+candidates        ← stage_candidates (validation folds and test)
 user_profiles, item_features ← stage_features
-rerank_dataset   ← rerank_dataset (validation stage, labelled; never reads the test split)
-reranker         ← fit_reranker (+ choose_blend for α and the gate)
-reranked_topk    ← serve_topk (serve candidates, scored chunk by chunk)
+rerank_dataset    ← rerank_dataset (validation folds, labelled; never reads the test split)
+reranker, reranker_validation ← fit_reranker (out-of-fold choices, the gate, the final model)
+reranked_topk     ← serve_topk (serve candidates, scored chunk by chunk)
 evaluation_topk, evaluation_report ← evaluate (+ report_markdown)
-web page         ← recommend_new_listener
+web page          ← recommend_new_listener
 
 Stages follow ``protocol``: val fits on train, test on train+val, serve on everything; test labels
 are read only inside ``evaluate``.
@@ -17,164 +18,230 @@ from __future__ import annotations
 
 import itertools
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
-from .als import ALSModel, fit_als, fold_in
-from .baselines import itemknn_topk, popularity_topk
-from .blend import blended_topk, choose_alpha, sorted_codes, topk
-from .candidates import als_candidates, candidate_recall, iter_als_candidates, topn_from_vectors
-from .config import ALSConfig, BlendConfig, RerankerConfig
+from .blend import blended_topk
+from .candidates import (
+    candidate_recall,
+    collect_candidates,
+    generator_topk,
+    iter_candidates,
+    rank_column,
+    score_column,
+)
+from .config import GENERATORS, Config
 from .features import item_features as build_item_features
 from .features import user_profiles as build_user_profiles
+from .gate import choose_ranking
+from .generators import (
+    Settings,
+    StageModels,
+    apply_choice,
+    fit_stage,
+    fit_stages,
+    settings_from_config,
+)
 from .ids import codes_in, factorize_sorted
 from .metrics import METRICS, bootstrap_ci, evaluate_topk
 from .parallel import ordered_map
-from .protocol import FIT_SPLITS, STAGES, sample_users, stage_data
+from .protocol import STAGES, StageData, fold_count, sample_users, stage_data, validation_folds
 from .rerank import (
     FeatureTables,
+    RankData,
     feature_matrix,
-    held_out,
-    predict,
+    feature_names,
+    fit_booster,
+    importance,
+    out_of_fold,
     predict_matrix,
     prepare_tables,
     rerank_frame,
 )
-from .rerank import train_ranker as _train_ranker
+from .tuning import select_models
 
 SERVE_COLUMNS = ("user", "rank", "artist", "score", "als_score", "ranker_score")
 EVAL_COLUMNS = ("user", "system", "rank", "artist", "score")
-SYSTEMS = ("popularity", "als", "itemknn", "reranked")
 NEW_LISTENER = "__new_listener__"
-# Stages whose candidates are stored; serving generates and scores its own chunk by chunk.
-CANDIDATE_STAGES: tuple[str, ...] = ("val", "test")
 
 
-# --- als_model -------------------------------------------------------------------------------
+# --- model_selection / generator_models ------------------------------------------------------
 
 
-def fit_stage_models(
-    splits: pd.DataFrame,
-    cfg: ALSConfig,
-    seed: int,
-    *,
-    stages: tuple[str, ...] = STAGES,
-    num_threads: int = 2,
-) -> dict[str, ALSModel]:
-    """One ALS per stage, each on that stage's fit rows only (val: train, test: train+val, …).
-
-    With ``cfg.warm_start`` each stage starts from the previous one's factors; the previous
-    stage saw a subset of this stage's rows, so no stage sees more than its own fit rows.
-    """
-    models: dict[str, ALSModel] = {}
-    previous = None
-    for stage in stages:
-        fit = stage_data(splits, stage, validate=False).fit
-        subset = previous is not None and set(FIT_SPLITS[previous]) <= set(FIT_SPLITS[stage])
-        warm = models[previous] if cfg.warm_start and subset else None
-        models[stage] = fit_als(fit, cfg, seed, num_threads=num_threads, warm_start=warm)
-        previous = stage
-    return models
+def select_settings(splits: pd.DataFrame, cfg: Config, *, num_threads: int = 2) -> dict[str, Any]:
+    """``model_selection``: every tuned generator's settings searched on the validation stage
+    (fit on train, scored on validation labels), with the config's explicit values fixed."""
+    val = stage_data(splits, "val", validate=False)
+    return select_models(
+        val,
+        settings_from_config(cfg),
+        cfg.fixed,
+        cfg.tuning,
+        cfg.evaluation.k,
+        cfg.seed,
+        num_threads=num_threads,
+    )
 
 
-def models_to_npz(models: dict[str, ALSModel]) -> dict[str, np.ndarray]:
-    """All stage models in one npz: keys ``<stage>__<array>`` plus ``stages``."""
-    arrays: dict[str, np.ndarray] = {"stages": np.asarray(list(models), dtype=str)}
-    for stage, model in models.items():
-        arrays.update(model.to_npz(prefix=f"{stage}__"))
-    return arrays
+def chosen_settings(cfg: Config, selection: dict[str, Any]) -> Settings:
+    """The config's generator settings with ``model_selection``'s choices applied."""
+    return apply_choice(settings_from_config(cfg), selection.get("chosen", {}))
 
 
-def models_from_npz(arrays: dict[str, np.ndarray]) -> dict[str, ALSModel]:
-    """Inverse of ``models_to_npz``."""
-    return {str(s): ALSModel.from_npz(arrays, prefix=f"{s}__") for s in arrays["stages"].tolist()}
+def fit_generator_stages(
+    splits: pd.DataFrame, cfg: Config, selection: dict[str, Any], *, num_threads: int = 2
+) -> dict[str, StageModels]:
+    """Every generator per stage (val: train, test: train+val, serve: all) with the chosen
+    settings; ALS warm-starts from the previous stage when ``[als] warm_start``."""
+    return fit_stages(
+        splits,
+        chosen_settings(cfg, selection),
+        cfg.seed,
+        stages=STAGES,
+        names=cfg.candidates.generators,
+        warm_start=cfg.als.warm_start,
+        num_threads=num_threads,
+    )
 
 
-# --- als_candidates --------------------------------------------------------------------------
+# --- candidates ------------------------------------------------------------------------------
+
+
+def reranker_folds(splits: pd.DataFrame, cfg: Config) -> list[StageData]:
+    """The validation folds the reranker learns on (fold 0 = the validation stage), for the
+    seeded sample of validation listeners: the one definition every step recomputes."""
+    val = stage_data(splits, "val", validate=False)
+    users = sample_users(val.target_users, cfg.candidates.max_val_users, cfg.seed)
+    n = fold_count(cfg.reranker.folds, len(users), cfg.reranker.fold_listeners)
+    return validation_folds(splits, n, cfg.seed, users=users)
+
+
+def _recalls(cands: pd.DataFrame, labels: pd.DataFrame, names: tuple[str, ...]) -> dict:
+    """Candidate recall of the union and of each generator's own top-N."""
+    out = {"union": candidate_recall(cands, labels)}
+    for g in names:
+        out[g] = candidate_recall(cands[cands[rank_column(g)].notna().to_numpy()], labels)
+    return out
 
 
 def stage_candidates(
     splits: pd.DataFrame,
-    models: dict[str, ALSModel],
-    n: int,
+    models: dict[str, StageModels],
+    cfg: Config,
+    selection: dict[str, Any],
     *,
-    stages: tuple[str, ...] = CANDIDATE_STAGES,
-    max_val_users: int | None = 20_000,
-    max_test_users: int | None = None,
-    seed: int = 42,
     chunk_size: int = 20_000,
     num_threads: int = 2,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Candidates of the val and test stages in one table (``stage, user, artist, als_score,
-    als_rank``); serving makes its own in ``serve_topk``.
+    """Candidates of every validation fold and of the test stage in one table: ``stage, fold,
+    user, artist`` and each generator's ``<g>_score``, ``<g>_rank``.
 
-    Validation listeners above ``max_val_users`` are sampled (seeded): they only train the
-    reranker and choose α, and 200 rows per listener for every listener would not fit in memory
-    at Last.fm-360K scale. Test listeners above ``max_test_users`` likewise, with the sample
-    ``evaluate`` draws (``protocol.sample_users``, same seed). Returns (table, info) with
-    per-stage counts and, for val, recall@n (test recall is computed by ``evaluate``, the only
-    reader of test labels).
+    Fold 0 comes from the val-stage models; each further fold fits every generator on its own
+    fit rows (cold, so no model has seen its labels). Test listeners above
+    ``[evaluation] max_users`` are the seeded sample ``evaluate`` draws. Returns (table, info):
+    per part the counts and, for validation folds, the recall@N of the union and of each
+    generator (test recall is computed by ``evaluate``, the only reader of test labels).
     """
-    all_users = pd.Index(factorize_sorted(splits["user"])[1])
-    all_artists = pd.Index(
-        np.unique(np.concatenate([models[st].artists.astype(str) for st in stages]))
-        if stages
-        else np.zeros(0, dtype=str)
-    )
-    cols: dict[str, list[np.ndarray]] = {c: [] for c in ("stage", "user", "artist", "s", "r")}
-    info: dict[str, Any] = {}
-    for stage in stages:
-        sd = stage_data(splits, stage, validate=False)
-        cap = {"val": max_val_users, "test": max_test_users}.get(stage)
-        users = sample_users(sd.target_users, cap, seed)
+    names = cfg.candidates.generators
+    settings = chosen_settings(cfg, selection)
+    folds = reranker_folds(splits, cfg)
+    test = stage_data(splits, "test", validate=False)
+    parts: list[tuple[str, int, pd.DataFrame]] = []
+    info: dict[str, Any] = {"folds": len(folds)}
+    for f, fold in enumerate(folds):
         t0 = time.perf_counter()
-        cand = als_candidates(
-            models[stage], sd.seen, users, n, chunk_size=chunk_size, num_threads=num_threads
+        fold_models = (
+            models["val"]
+            if f == 0
+            else fit_stage(fold.fit, settings, cfg.seed, names=names, num_threads=num_threads)
         )
-        stage_info: dict[str, Any] = {
-            **cand.attrs["info"],
-            "target_users": len(sd.target_users),
-            "rows": len(cand),
+        cands = collect_candidates(
+            iter_candidates(
+                fold_models,
+                fold.seen,
+                fold.target_users,
+                cfg.candidates.n,
+                chunk_size=chunk_size,
+                num_threads=num_threads,
+            )
+        )
+        info[f"val_fold{f}"] = {
+            **cands.attrs["info"],
+            "recall": _recalls(cands, fold.labels, names),
             "seconds": round(time.perf_counter() - t0, 3),
         }
-        if sd.labels is not None:
-            labels = sd.labels[sd.labels["user"].isin(users)]
-            stage_info["recall"] = candidate_recall(cand, labels)
-        info[stage] = stage_info
-        # Keep compact codes into the all-stage vocabularies; the stage frame is freed here.
-        cols["stage"].append(np.full(len(cand), STAGES.index(stage), dtype=np.int8))
-        cols["user"].append(codes_in(all_users, cand["user"]).astype(np.int32))
-        cols["artist"].append(codes_in(all_artists, cand["artist"]).astype(np.int32))
-        cols["s"].append(cand["als_score"].to_numpy())
-        cols["r"].append(cand["als_rank"].to_numpy())
-        del cand
+        parts.append(("val", f, cands))
+    t0 = time.perf_counter()
+    users = sample_users(test.target_users, cfg.evaluation.max_users, cfg.seed)
+    cands = collect_candidates(
+        iter_candidates(
+            models["test"],
+            test.seen,
+            users,
+            cfg.candidates.n,
+            chunk_size=chunk_size,
+            num_threads=num_threads,
+        )
+    )
+    info["test"] = {
+        **cands.attrs["info"],
+        "target_users": len(test.target_users),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    parts.append(("test", 0, cands))
+    return _stack(parts, splits), info
 
-    def cat(name: str, dtype: type) -> np.ndarray:
-        arr = np.concatenate(cols.pop(name)) if cols[name] else np.zeros(0, dtype=dtype)
-        return arr.astype(dtype, copy=False)
 
+def _stack(parts: list[tuple[str, int, pd.DataFrame]], splits: pd.DataFrame) -> pd.DataFrame:
+    """One table of candidate parts, keys as categoricals over shared sorted vocabularies."""
+    users = pd.Index(factorize_sorted(splits["user"])[1])
+    artists = pd.Index(
+        np.unique(np.concatenate([p["artist"].cat.categories.astype(str) for _, _, p in parts]))
+    )
+    stage = np.concatenate([np.full(len(p), STAGES.index(s), np.int8) for s, _, p in parts])
     out = pd.DataFrame(
         {
-            "stage": pd.Categorical.from_codes(cat("stage", np.int8), categories=list(STAGES)),
-            "user": pd.Categorical.from_codes(cat("user", np.int32), categories=all_users),
-            "artist": pd.Categorical.from_codes(cat("artist", np.int32), categories=all_artists),
-            "als_score": cat("s", np.float32),
-            "als_rank": cat("r", np.int32),
+            "stage": pd.Categorical.from_codes(stage, categories=list(STAGES)),
+            "fold": np.concatenate([np.full(len(p), f, np.int8) for _, f, p in parts]),
+            "user": pd.Categorical.from_codes(
+                np.concatenate([codes_in(users, p["user"]) for _, _, p in parts]).astype(np.int32),
+                categories=users,
+            ),
+            "artist": pd.Categorical.from_codes(
+                np.concatenate([codes_in(artists, p["artist"]) for _, _, p in parts]).astype(
+                    np.int32
+                ),
+                categories=artists,
+            ),
         }
     )
-    return out, info
+    for col in parts[0][2].columns[2:]:
+        out[col] = np.concatenate([p[col].to_numpy() for _, _, p in parts])
+    return out
 
 
-def _stage(df: pd.DataFrame, stage: str) -> pd.DataFrame:
-    return df[(df["stage"] == stage).to_numpy()].drop(columns="stage").reset_index(drop=True)
+def _part(candidates: pd.DataFrame, stage: str, fold: int = 0) -> pd.DataFrame:
+    rows = (candidates["stage"] == stage).to_numpy() & (candidates["fold"] == fold).to_numpy()
+    return candidates[rows].drop(columns=["stage", "fold"]).reset_index(drop=True)
+
+
+def candidate_generators(candidates: pd.DataFrame) -> tuple[str, ...]:
+    """The generators whose columns a candidate table carries, in ``GENERATORS`` order."""
+    return tuple(g for g in GENERATORS if score_column(g) in candidates)
 
 
 # --- user_profiles / item_features -----------------------------------------------------------
+
+
+def _features(
+    fit: pd.DataFrame, artist_vectors: pd.DataFrame, artist_catalog: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    items = build_item_features(fit, artist_vectors, artist_catalog)
+    return build_user_profiles(fit, items), items
 
 
 def stage_features(
@@ -191,9 +258,10 @@ def stage_features(
     """
 
     def build(stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        fit = stage_data(splits, stage, validate=False).fit
-        it = build_item_features(fit, artist_vectors, artist_catalog)
-        return build_user_profiles(fit, it).assign(stage=stage), it.assign(stage=stage)
+        profiles, items = _features(
+            stage_data(splits, stage, validate=False).fit, artist_vectors, artist_catalog
+        )
+        return profiles.assign(stage=stage), items.assign(stage=stage)
 
     profiles, items = zip(*ordered_map(build, stages, workers=workers), strict=True)
     up = pd.concat(profiles, ignore_index=True)
@@ -205,7 +273,11 @@ def _stage_first(df: pd.DataFrame) -> pd.DataFrame:
     return df[["stage", *[c for c in df.columns if c != "stage"]]]
 
 
-# --- rerank_dataset / reranker / blend -------------------------------------------------------
+def _stage(df: pd.DataFrame, stage: str) -> pd.DataFrame:
+    return df[(df["stage"] == stage).to_numpy()].drop(columns="stage").reset_index(drop=True)
+
+
+# --- rerank_dataset / reranker ---------------------------------------------------------------
 
 
 def rerank_dataset(
@@ -213,162 +285,135 @@ def rerank_dataset(
     user_profiles: pd.DataFrame,
     item_features: pd.DataFrame,
     splits: pd.DataFrame,
-    *,
-    stages: tuple[str, ...] = ("val",),
+    artist_vectors: pd.DataFrame,
+    artist_catalog: pd.DataFrame,
+    cfg: Config,
 ) -> pd.DataFrame:
-    """Feature rows per candidate with a ``stage`` column; the val stage carries ``label``.
-
-    Only validation labels are read (``stage_data(splits, "val", validate=False)``); test and serve rows, if
-    asked for, are unlabelled. By default only the val stage is built: test and serve rows are
-    built chunk by chunk where they are scored (``serve_topk``, ``evaluate``).
-    """
+    """Feature rows of every validation fold's candidates: ``fold, user, artist, label`` and
+    the features. Fold 0 uses the val-stage profiles and item features; each further fold's are
+    built from its own fit rows. Only validation-fold labels are read, never the test split."""
+    names = candidate_generators(candidates)
+    folds = reranker_folds(splits, cfg)
     parts = []
-    for stage in stages:
-        labels = stage_data(splits, "val", validate=False).labels if stage == "val" else None
-        frame = rerank_frame(
-            _stage(candidates, stage),
-            _stage(user_profiles, stage),
-            _stage(item_features, stage),
-            labels,
-        )
-        parts.append(frame.assign(stage=stage))
+    for f, fold in enumerate(folds):
+        if f == 0:
+            profiles, items = _stage(user_profiles, "val"), _stage(item_features, "val")
+        else:
+            profiles, items = _features(fold.fit, artist_vectors, artist_catalog)
+        frame = rerank_frame(_part(candidates, "val", f), profiles, items, names, fold.labels)
+        parts.append(frame.assign(fold=np.int8(f)))
     out = pd.concat(parts, ignore_index=True)
-    return _stage_first(out)
+    return out[["fold", *[c for c in out.columns if c != "fold"]]]
+
+
+def _fold_labels(folds: list[StageData]) -> pd.DataFrame:
+    return pd.concat(
+        [f.labels.assign(fold=np.int8(i)) for i, f in enumerate(folds)], ignore_index=True
+    )
 
 
 def fit_reranker(
-    dataset: pd.DataFrame, cfg: RerankerConfig, seed: int, *, num_threads: int = 2
-) -> tuple[lgb.Booster, dict[str, Any]]:
-    """LambdaRank on the validation stage rows (early stopping on held-out val listeners)."""
-    return _train_ranker(_stage(dataset, "val"), cfg, seed, num_threads=num_threads)
-
-
-def choose_blend(
     dataset: pd.DataFrame,
-    booster: lgb.Booster,
     splits: pd.DataFrame,
-    blend_cfg: BlendConfig,
-    reranker_cfg: RerankerConfig,
-    k: int,
-    seed: int,
+    cfg: Config,
     *,
     num_threads: int = 2,
-) -> dict[str, Any]:
-    """α (config or ``auto``) and the gate, on the held-out validation listeners.
+) -> tuple[lgb.Booster, dict[str, Any]]:
+    """The reranker and its validation (``reranker_validation``).
 
-    Those are the listeners ``train_ranker`` held out (same split function and seed), so their
-    ranker scores are out of sample. Metrics use all their validation labels (full catalogue,
-    not the candidate list). Gate: the blend must beat ALS alone on NDCG@k with α > 0, else
-    serving falls back to the ALS ranking.
+    Out-of-fold scores for each objective in ``[reranker] objectives`` choose the objective and
+    α and feed the gate (``gate.choose_ranking``); the served model is then fitted on every
+    validation listener with the chosen objective and the mean best iteration of its
+    cross-fitted models.
     """
-    val = _stage(dataset, "val")
-    is_held, held = held_out(val, reranker_cfg.valid_fraction, seed)
-    frame = val[is_held].reset_index(drop=True)
-    frame["ranker_score"] = predict(booster, frame, num_threads=num_threads)
-    sd = stage_data(splits, "val", validate=False)
-    labels = sd.labels[sd.labels["user"].isin(held)]
-    n_catalogue = int(sd.fit["artist"].nunique())
-    grid = tuple(float(a) for a in blend_cfg.grid)
-    auto = blend_cfg.alpha == "auto"
-    if not auto and float(blend_cfg.alpha) not in grid:
-        grid = (*grid, float(blend_cfg.alpha))
-    if 0.0 not in grid:
-        grid = (0.0, *grid)
-    best, sweep = choose_alpha(frame, labels, grid, k, n_catalogue=n_catalogue, users=held)
-    alpha = best if auto else float(blend_cfg.alpha)
-    at = {row["alpha"]: row for row in sweep}
-    als_ndcg, reranked_ndcg = at[0.0]["ndcg"], at[alpha]["ndcg"]
-    passed = bool(alpha > 0 and reranked_ndcg > als_ndcg)
-    return {
-        "blend_alpha": alpha,
-        "alpha_mode": "auto" if auto else "fixed",
-        "use_ranker": passed,
-        "sweep": sweep,
-        "gate": {"reranked_ndcg": reranked_ndcg, "als_ndcg": als_ndcg, "passed": passed},
-        "held_out_listeners": len(held),
-        "k": k,
+    names = tuple(g for g in GENERATORS if f"{g}_score" in dataset)
+    features = feature_names(names)
+    folds = reranker_folds(splits, cfg)
+    data = RankData(dataset, features, {"num_threads": num_threads, "verbose": -1})
+    oof, crossfit = {}, {}
+    for objective in cfg.reranker.objectives:
+        oof[objective], crossfit[objective] = out_of_fold(
+            data, cfg.reranker, objective, cfg.seed, num_threads=num_threads
+        )
+    choice = choose_ranking(
+        dataset,
+        _fold_labels(folds),
+        oof,
+        names,
+        k=cfg.evaluation.k,
+        n_catalogue=int(folds[0].fit["artist"].nunique()),
+        grid=cfg.blend.grid,
+        alpha=cfg.blend.alpha,
+        confidence=cfg.reranker.gate_confidence,
+        bootstrap=cfg.evaluation.bootstrap,
+        seed=cfg.seed,
+    )
+    iterations = [c["best_iteration"] for c in crossfit[choice["objective"]]] or [1]
+    rounds = max(1, round(float(np.mean(iterations))))
+    booster, info = fit_booster(
+        data,
+        np.ones(len(data.sizes), dtype=bool),
+        cfg.reranker,
+        choice["objective"],
+        cfg.seed,
+        rounds=rounds,
+        num_threads=num_threads,
+    )
+    for objective in crossfit:
+        choice["objectives"][objective]["crossfit"] = crossfit[objective]
+    training = {
+        **info,
+        "features": list(features),
+        "listeners": int(dataset["user"].nunique()),
+        "rows": len(dataset),
+        "importance_gain": importance(booster, "gain"),
+        "importance_split": importance(booster, "split"),
     }
+    return booster, {"training": training, **choice}
 
 
 # --- scoring a stage -------------------------------------------------------------------------
 
 
-def _user_chunks(cands: pd.DataFrame, chunk_users: int) -> tuple[pd.DataFrame, list[slice]]:
-    codes, _ = sorted_codes(cands["user"])
-    if len(codes) and np.any(np.diff(codes) < 0):
-        order = np.argsort(codes, kind="stable")
-        cands, codes = cands.iloc[order].reset_index(drop=True), codes[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1] if len(codes) else np.zeros(0, int)
-    bounds = [*starts[::chunk_users].tolist(), len(codes)]
-    return cands, [slice(a, b) for a, b in itertools.pairwise(bounds)]
-
-
-def score_candidates(
+def rank_candidates(
     candidates: pd.DataFrame,
-    tables: FeatureTables,
-    booster: lgb.Booster | None,
-    alpha: float,
-    k: int,
-    *,
-    use_ranker: bool = True,
-    chunk_users: int = 20_000,
-    num_threads: int = 2,
-) -> pd.DataFrame:
-    """Top-``k`` of one stage's candidates by the blend (``user, rank, artist, score,
-    als_score, ranker_score``), built chunk by chunk of listeners to bound memory.
-
-    Without the ranker (gate failed) ``ranker_score`` is NaN and ``score`` is the per-listener
-    normalised ALS score.
-    """
-    cands, chunks = _user_chunks(candidates, chunk_users)
-    parts = []
-    for sl in chunks:
-        chunk = cands.iloc[sl].reset_index(drop=True)
-        if use_ranker and booster is not None:
-            x = feature_matrix(chunk, tables)
-            ranker = predict_matrix(booster, x, num_threads=num_threads)
-        else:
-            ranker = np.full(len(chunk), np.nan)
-        scored = pd.DataFrame(
-            {
-                "user": chunk["user"],
-                "artist": chunk["artist"],
-                "als_score": chunk["als_score"].to_numpy(dtype=np.float64),
-                "ranker_score": ranker,
-            }
-        )
-        parts.append(blended_topk(scored, alpha if use_ranker else 0.0, k))
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in SERVE_COLUMNS})
-    return pd.concat(parts, ignore_index=True)[list(SERVE_COLUMNS)]
-
-
-def _served_ranking(
-    cands: pd.DataFrame,
     tables: FeatureTables,
     booster: lgb.Booster | None,
     choice: dict[str, Any],
     k: int,
-    chunk_users: int,
-    num_threads: int,
+    *,
+    use_ranker: bool,
+    num_threads: int = 2,
 ) -> pd.DataFrame:
-    """``score_candidates`` with the α and gate chosen on validation (``reranker_validation``):
-    what is served and what the evaluation scores as "reranked" are one computation."""
-    return score_candidates(
-        cands,
-        tables,
-        booster,
-        float(choice["blend_alpha"]),
-        k,
-        use_ranker=bool(choice["use_ranker"]),
-        chunk_users=chunk_users,
-        num_threads=num_threads,
+    """Top-``k`` of candidates (whole listeners): ``user, rank, artist, score, als_score,
+    ranker_score``. With the ranker: α·norm(ranker) + (1 − α)·norm(base generator) per
+    listener; without (the gate failed): the base generator's own ranking, ``ranker_score`` NaN.
+    """
+    names = candidate_generators(candidates)
+    base = score_column(choice["base"])
+    if use_ranker and booster is not None and len(candidates):
+        features = feature_names(names)
+        x = feature_matrix(candidates, tables, names)
+        ranker = predict_matrix(booster, x, features, num_threads=num_threads)
+        alpha = float(choice["blend_alpha"])
+    else:
+        ranker, alpha = np.full(len(candidates), np.nan), 0.0
+    scored = pd.DataFrame(
+        {
+            "user": candidates["user"],
+            "artist": candidates["artist"],
+            "base": candidates[base].to_numpy(dtype=np.float64),
+            "als_score": candidates[score_column("als")].to_numpy(dtype=np.float64),
+            "ranker_score": ranker,
+        }
     )
+    out = blended_topk(scored, alpha, k, base_col="base")
+    return out[list(SERVE_COLUMNS)]
 
 
 def serve_topk(
     splits: pd.DataFrame,
-    model: ALSModel,
+    models: StageModels,
     user_profiles: pd.DataFrame,
     item_features: pd.DataFrame,
     booster: lgb.Booster | None,
@@ -379,30 +424,50 @@ def serve_topk(
     chunk_users: int = 20_000,
     num_threads: int = 2,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """``reranked_topk``: the serve stage's blended top-``k`` for every listener.
+    """``reranked_topk``: the served top-``k`` for every listener (the reranker's blend when the
+    gate passed, else the best single generator's ranking).
 
-    The serve model's top-``n`` candidates are generated and scored a chunk of listeners at a
-    time and only the top-``k`` kept, so 200 candidates of every listener are never held at
-    once. Returns (table, info with the candidate counts).
+    The serve models' candidates are generated and scored a chunk of listeners at a time and
+    only the top-``k`` kept. Returns (table, info with the candidate counts).
     """
     sd = stage_data(splits, "serve", validate=False)
     tables = prepare_tables(_stage(user_profiles, "serve"), _stage(item_features, "serve"))
     t0 = time.perf_counter()
-    info = {"candidate_rows": 0}
+    info: dict[str, Any] = {}
     parts = []
-    chunks = iter_als_candidates(
-        model, sd.seen, sd.target_users, n, chunk_size=chunk_users, num_threads=num_threads
+    chunks = iter_candidates(
+        models, sd.seen, sd.target_users, n, chunk_size=chunk_users, num_threads=num_threads
     )
     for cand in chunks:
         for key, value in cand.attrs["info"].items():
             info[key] = info.get(key, 0) + value
-        info["candidate_rows"] += len(cand)
-        parts.append(_served_ranking(cand, tables, booster, choice, k, chunk_users, num_threads))
+        parts.append(
+            rank_candidates(
+                cand,
+                tables,
+                booster,
+                choice,
+                k,
+                use_ranker=bool(choice["use_ranker"]),
+                num_threads=num_threads,
+            )
+        )
     info["seconds"] = round(time.perf_counter() - t0, 3)
     return pd.concat(parts, ignore_index=True), info
 
 
 # --- evaluation ------------------------------------------------------------------------------
+
+
+def _chunks(cands: pd.DataFrame, chunk_users: int) -> Iterator[pd.DataFrame]:
+    """Whole listeners, ``chunk_users`` at a time (``cands`` sorted by listener)."""
+    codes = codes_in(pd.Index(cands["user"].cat.categories), cands["user"])
+    bounds = np.searchsorted(
+        codes, np.arange(0, codes.max(initial=-1) + chunk_users + 1, chunk_users)
+    )
+    for lo, hi in itertools.pairwise(bounds):
+        if hi > lo:
+            yield cands.iloc[lo:hi]
 
 
 def evaluate(
@@ -416,17 +481,17 @@ def evaluate(
     k: int,
     bootstrap: int,
     seed: int,
-    validation: dict[str, Any] | None = None,
     candidate_info: dict[str, Any] | None = None,
-    itemknn_kind: str = "bm25",
     max_users: int | None = None,
     chunk_users: int = 20_000,
     num_threads: int = 2,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``evaluation_topk`` and ``evaluation_report`` on the test listeners (design §2-§3).
 
-    The only reader of test labels. Every system is built from train+val only (popularity,
-    item-kNN, the test-stage ALS candidates, the val-trained reranker with the val-chosen α) and
+    The only reader of test labels. Every system is built from train+val only: each generator
+    (its own top-K from the test-stage candidates, so popularity and item-kNN are the usual
+    references), the reranked blend (the val-trained reranker with the val-chosen objective and
+    α, whatever the gate decided), and, when the gate fell back, the served ranking. All are
     scored by ``evaluate_topk`` on the same listeners over the full catalogue. Above
     ``max_users`` test listeners a seeded sample is evaluated: the one ``stage_candidates``
     drew (``protocol.sample_users`` with the same seed).
@@ -437,39 +502,30 @@ def evaluate(
     if len(users) < len(sd.target_users):
         labels = labels[codes_in(pd.Index(users), labels["user"]) >= 0].reset_index(drop=True)
     n_catalogue = int(sd.fit["artist"].nunique())
-    cands = _stage(candidates, "test")
+    cands = _part(candidates, "test")
     stray = codes_in(pd.Index(users), cands["user"]) < 0
     if stray.any():
         raise ValueError(
-            f"als_candidates holds test candidates for listeners outside the evaluated sample "
+            f"candidates holds test candidates for listeners outside the evaluated sample "
             f"(e.g. {cands['user'].iloc[int(np.flatnonzero(stray)[0])]!r}): it was built with "
             "another evaluation.max_users or seed; re-materialize it"
         )
-    # Item-kNN (implicit, mostly one core) runs beside the other systems' scoring.
-    pool = ThreadPoolExecutor(1, thread_name_prefix="musicrec-itemknn")
-    knn = pool.submit(
-        itemknn_topk, sd.fit, users, sd.seen, k, itemknn_kind, num_threads=num_threads
-    )
-    pool.shutdown(wait=False)
+    names = candidate_generators(candidates)
     tables = prepare_tables(_stage(user_profiles, "test"), _stage(item_features, "test"))
-    als = cands[cands["als_rank"] <= k]
-    als = topk(
-        pd.DataFrame(
-            {
-                "user": als["user"].to_numpy(),
-                "artist": als["artist"].to_numpy(),
-                "score": als["als_score"].to_numpy(dtype=np.float64),
-            }
-        ),
-        "score",
-        k,
+    tops = {g: generator_topk(cands, g, k) for g in names}
+    tops["reranked"] = pd.concat(
+        [
+            rank_candidates(c, tables, booster, choice, k, use_ranker=True, num_threads=num_threads)
+            for c in _chunks(cands, chunk_users)
+        ],
+        ignore_index=True,
     )
-    popularity = popularity_topk(sd.fit, users, sd.seen, k)
-    reranked = _served_ranking(cands, tables, booster, choice, k, chunk_users, num_threads)
-    tops = {"popularity": popularity, "als": als, "itemknn": knn.result(), "reranked": reranked}
+    served = "reranked" if choice["use_ranker"] else choice["best_generator"]
+    if served != "reranked":
+        tops["served"] = tops[served]
     systems = {}
-    for name in SYSTEMS:
-        m = evaluate_topk(tops[name], labels, k, n_catalogue, users=users)
+    for name, top in tops.items():
+        m = evaluate_topk(top, labels, k, n_catalogue, users=users)
         systems[name] = {key: m[key] for key in (*METRICS, "coverage")}
         systems[name]["ndcg_ci95"] = bootstrap_ci(m["per_user"]["ndcg"], bootstrap, seed)
     eval_topk = pd.concat(
@@ -481,33 +537,43 @@ def evaluate(
     eval_topk["rank"] = eval_topk["rank"].astype(np.int32)
     eval_topk["score"] = eval_topk["score"].astype(np.float64)
 
-    recall = {s: v["recall"] for s, v in (candidate_info or {}).items() if "recall" in v}
-    if "val" not in recall and (candidates["stage"] == "val").any():
-        val_cands, val = _stage(candidates, "val"), stage_data(splits, "val", validate=False)
-        sampled = set(val_cands["user"].astype(str).unique())
-        recall["val"] = candidate_recall(val_cands, val.labels[val.labels["user"].isin(sampled)])
-    recall["test"] = candidate_recall(cands, labels)
+    recall = {
+        s: v["recall"]
+        for s, v in (candidate_info or {}).items()
+        if isinstance(v, dict) and "recall" in v
+    }
+    recall["test"] = {"union": candidate_recall(cands, labels)}
+    for g in names:
+        recall["test"][g] = candidate_recall(
+            cands[cands[rank_column(g)].notna().to_numpy()], labels
+        )
     n = int(cands.groupby("user", observed=True).size().max()) if len(cands) else 0
     report = {
         "k": int(k),
         "users_evaluated": len(users),
         "systems": systems,
         "chosen": {
+            "served": served,
             "blend_alpha": float(choice["blend_alpha"]),
             "alpha_mode": choice.get("alpha_mode"),
+            "objective": choice.get("objective"),
+            "base": choice.get("base"),
             "use_ranker": bool(choice["use_ranker"]),
-            "itemknn": itemknn_kind,
-            "candidates_n": n,
+            "generators": list(names),
+            "candidates_max": n,
             "catalogue_size": n_catalogue,
             "bootstrap": int(bootstrap),
             "test_listeners": len(sd.target_users),
             "max_users": int(max_users or 0),
         },
         "validation": {
-            "alpha_sweep": choice.get("sweep", []),
             "gate": choice.get("gate", {}),
-            "held_out_listeners": choice.get("held_out_listeners"),
-            **(validation or {}),
+            "folds": choice.get("folds"),
+            "generators_val_ndcg": choice.get("generators_val_ndcg", {}),
+            "objectives": {
+                o: {"alpha": v["alpha"], "ndcg": v["ndcg"]}
+                for o, v in choice.get("objectives", {}).items()
+            },
         },
         "candidate_recall": recall,
     }
@@ -543,21 +609,31 @@ def report_markdown(report: dict[str, Any]) -> str:
             f"{m['coverage']:.4f}",
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    chosen = report.get("chosen", {})
-    gate = report.get("validation", {}).get("gate", {})
-    lines.append("")
-    lines.append(
-        f"Blend α = {chosen.get('blend_alpha')} ({chosen.get('alpha_mode')}); reranker used: "
-        f"{chosen.get('use_ranker')} (validation NDCG@{k}: reranked "
-        f"{gate.get('reranked_ndcg', float('nan')):.4f} vs ALS "
-        f"{gate.get('als_ndcg', float('nan')):.4f})."
-    )
-    for stage, r in report.get("candidate_recall", {}).items():
-        lines.append(
-            f"Candidate recall ({stage}): {r['micro']:.4f} of label pairs, "
-            f"{r['per_user_mean']:.4f} per listener."
-        )
+    lines += ["", gate_sentence(report.get("chosen", {}), report.get("validation", {}), k)]
+    for stage, recall in report.get("candidate_recall", {}).items():
+        parts = ", ".join(f"{g} {r['micro']:.3f}" for g, r in recall.items())
+        lines.append(f"Candidate recall ({stage}, share of held-out pairs): {parts}.")
     return "\n".join(lines) + "\n"
+
+
+def gate_sentence(chosen: dict[str, Any], validation: dict[str, Any], k: int) -> str:
+    """What is served and why, in one sentence (report, asset metadata, the page's Model tab)."""
+    gate = validation.get("gate", {})
+    if not gate:
+        return "No gate decision recorded."
+    verdict = (
+        "serving the reranker"
+        if gate.get("passed")
+        else f"serving the best single generator, {gate.get('best_generator')}"
+    )
+    return (
+        f"Served: {chosen.get('served', '?')}. Gate on {gate.get('listeners')} validation "
+        f"listeners: reranked ({chosen.get('objective')}, α = {chosen.get('blend_alpha')}) "
+        f"NDCG@{k} {gate.get('reranked_ndcg', float('nan')):.4f} vs "
+        f"{gate.get('best_generator')} {gate.get('best_ndcg', float('nan')):.4f}, difference "
+        f"{gate.get('diff', float('nan')):+.4f}, one-sided {gate.get('confidence', 0):.0%} "
+        f"lower bound {gate.get('lower', float('nan')):+.4f}: {verdict}."
+    )
 
 
 # --- cold start ------------------------------------------------------------------------------
@@ -575,61 +651,51 @@ def _seed_plays(seed_artists: dict[str, float] | list[str] | pd.Series) -> pd.Se
 
 def recommend_new_listener(
     seed_artists: dict[str, float] | list[str],
-    serve_model: ALSModel,
+    models: StageModels,
     booster: lgb.Booster | None,
     item_features: pd.DataFrame,
-    alpha: float,
+    choice: dict[str, Any],
     n: int,
     *,
     n_candidates: int = 200,
-    use_ranker: bool = True,
     num_threads: int = 1,
 ) -> pd.DataFrame:
     """Recommendations for someone not in the data, from a few artists (and plays if known).
 
-    Same path as batch serving: fold-in via implicit's ``recalculate_user``, candidates through
-    the one scoring function with the seeds removed, a profile from the seed artists, the
-    reranker and the per-listener blend. ``item_features`` is the serve stage's table. Returns
-    ``rank, artist, score, als_score, ranker_score``; unknown seeds are listed in
-    ``attrs["unknown_seeds"]``.
+    The batch path with a one-row history: every serve-stage generator proposes candidates
+    (ALS folds the listener in with implicit's ``recalculate_user``; the item-item models score
+    the history row), the seeds are removed, a profile is built from the seed artists, and the
+    candidates are ranked like any listener's (``rank_candidates``, the served choice).
+    ``item_features`` is the serve stage's table. Returns ``rank, artist, score, als_score,
+    ranker_score``; seeds no generator knows are listed in ``attrs["unknown_seeds"]``.
     """
     plays = _seed_plays(seed_artists)
-    known = serve_model.artist_index(plays.index.to_numpy()) >= 0
-    vec = fold_in(serve_model, plays, num_threads=num_threads)
-    cols = serve_model.artist_index(plays.index.to_numpy()[known])
-    seen = sp.csr_matrix(
-        (np.ones(len(cols), np.float32), (np.zeros(len(cols), int), cols)),
-        shape=(1, len(serve_model.artists)),
+    history = pd.DataFrame(
+        {"user": NEW_LISTENER, "artist": plays.index.to_numpy(), "plays": plays.to_numpy()}
     )
-    ids, scores = topn_from_vectors(serve_model, vec[None, :], seen, n_candidates)
-    ok = np.isfinite(scores[0])
-    cands = pd.DataFrame(
-        {
-            "user": NEW_LISTENER,
-            "artist": serve_model.artists[ids[0][ok]].astype(str),
-            "als_score": scores[0][ok].astype(np.float32),
-            "als_rank": np.arange(1, int(ok.sum()) + 1, dtype=np.int32),
-        }
+    cands = collect_candidates(
+        iter_candidates(models, history, [NEW_LISTENER], n_candidates, num_threads=num_threads)
     )
-    cands = cands[~cands["artist"].isin(plays.index)]
+    cands = cands[~cands["artist"].astype(str).isin(plays.index).to_numpy()]
+    known = set().union(*(set(np.asarray(m.artists, dtype=str)) for m in models.models.values()))
     # Item rows are independent (z-statistics are already applied), so only the seeds and the
     # candidates are needed: keeps a web request fast at 160k artists.
-    needed = set(plays.index) | set(cands["artist"])
+    needed = set(plays.index) | set(cands["artist"].astype(str))
     items = item_features[item_features["artist"].isin(needed)].drop(
         columns="stage", errors="ignore"
     )
     items = items.reset_index(drop=True)
-    if use_ranker and booster is not None and len(cands):
-        history = pd.DataFrame(
-            {"user": NEW_LISTENER, "artist": plays.index.to_numpy(), "plays": plays.to_numpy()}
-        )
-        profile = build_user_profiles(history, items)
-        frame = rerank_frame(cands, profile, items)
-        cands = cands.assign(ranker_score=predict(booster, frame, num_threads=num_threads))
-    else:
-        cands = cands.assign(ranker_score=np.nan)
-        use_ranker = False
-    out = blended_topk(cands, alpha if use_ranker else 0.0, n)
-    out = out[["rank", "artist", "score", "als_score", "ranker_score"]]
-    out.attrs["unknown_seeds"] = sorted(plays.index[~known].tolist())
+    tables = prepare_tables(build_user_profiles(history, items), items)
+    out = rank_candidates(
+        cands.reset_index(drop=True),
+        tables,
+        booster,
+        choice,
+        n,
+        use_ranker=bool(choice["use_ranker"]),
+        num_threads=num_threads,
+    )
+    out = out[["rank", "artist", "score", "als_score", "ranker_score"]].reset_index(drop=True)
+    out["artist"] = out["artist"].astype(str)
+    out.attrs["unknown_seeds"] = sorted(set(plays.index) - known)
     return out

@@ -1,33 +1,38 @@
-"""Stage two: per-candidate features and a LightGBM LambdaRank reranker.
+"""Stage two: per-candidate features and the LightGBM reranker.
 
-Fixes the seed (seed-system.md §7-§8, §14.1, §14.3): features join on the same ``artist`` key, so
-content features are real; distances use z-scored attributes; missing content is NaN (LightGBM
-routes it) rather than 0; early stopping watches held-out *validation listeners*, never the test
-split; LightGBM runs deterministic on a fixed thread count; the model is saved as LightGBM text.
-Features are built with gathers and sparse row products in chunks of rows, no per-row Python.
+Features per candidate: for every generator its score, rank, log-rank and the per-listener
+relative forms of its score (z-score within the listener's candidates, gap to the listener's
+10th best, ratio to the listener's best) — on real listening data these carry most of what a
+reranker adds —, how many generators proposed the artist, and the content and popularity
+features (z-scored audio profile distances, genre overlap, tempo/valence/explicit differences,
+popularity, activity). Content joins on the same ``artist`` key as everything else, missing
+content is NaN (LightGBM routes it) rather than 0, and features are built with gathers and sparse
+row products in chunks of rows, no per-row Python.
+
+Training (``train_reranker``) sees only validation folds: out-of-fold predictions over groups of
+listeners choose the objective and the blend α and feed the gate, then one model is fitted on
+every listener. LightGBM runs deterministic on a fixed thread count; the model is saved as
+LightGBM text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .candidates import rank_column, score_column
 from .config import RerankerConfig
 from .features import Z_COLUMNS, coded_matrix, explode_lists, genre_vocab, list_codes
-from .ids import codes_in, factorize_sorted, vocab_of
+from .ids import codes_in, frame_keys, vocab_of
 from .metrics import pair_isin
 from .parallel import ordered_map
 
-FEATURES: tuple[str, ...] = (
-    "als_score",
-    "als_rank",
-    "als_rank_inv",
-    "als_score_gap",
+CONTENT_FEATURES: tuple[str, ...] = (
     "log_item_pop_users",
     "log_item_pop_plays",
     "item_spotify_popularity",
@@ -35,7 +40,6 @@ FEATURES: tuple[str, ...] = (
     "cos_profile",
     "l2_profile",
     "absdiff_profile",
-    "als_x_cos",
     "genre_overlap",
     "genre_jaccard",
     "tempo_diff",
@@ -48,6 +52,18 @@ FEATURES: tuple[str, ...] = (
     "user_feature_share",
     "user_genre_entropy",
 )
+# Per generator g: g_score, g_rank (its own, NaN outside its top-N), g_log_rank and the score
+# relative to the listener's candidates.
+GENERATOR_FEATURES: tuple[str, ...] = ("score", "rank", "log_rank", "z", "gap10", "ratio")
+GAP_AT = 10  # the listener's n-th best score that ``g_gap10`` is measured from
+
+
+def feature_names(generators: tuple[str, ...]) -> tuple[str, ...]:
+    """The reranker's feature columns for these generators, in matrix order."""
+    per = [f"{g}_{f}" for g in generators for f in GENERATOR_FEATURES]
+    return (*per, "n_generators", *CONTENT_FEATURES)
+
+
 N_TOP_GENRES = 3
 CHUNK_ROWS = 500_000  # candidate rows per feature chunk (~50 MB of float32 features)
 
@@ -162,9 +178,7 @@ def _row_dot(a: sp.csr_matrix, b: sp.csr_matrix, ai: np.ndarray, bi: np.ndarray)
     return np.asarray(a[ai].multiply(b[bi]).sum(axis=1)).ravel()
 
 
-def _chunk_features(
-    lk: FeatureTables, ui: np.ndarray, ii: np.ndarray, score: np.ndarray, rank: np.ndarray
-) -> dict[str, np.ndarray]:
+def _chunk_features(lk: FeatureTables, ui: np.ndarray, ii: np.ndarray) -> dict[str, np.ndarray]:
     u, i = lk.ucol, lk.icol
     # Profile distances on z-scored attributes (unknown attributes sit at the mean, 0).
     uz, iz = lk.uz[ui], lk.iz[ii]
@@ -183,9 +197,6 @@ def _chunk_features(
     union = np.diff(lk.u_top.indptr)[ui] + np.diff(lk.i_top.indptr)[ii] - inter
     jaccard = np.where(both_g & (union > 0), inter / np.maximum(union, 1), np.nan)
     return {
-        "als_score": score,
-        "als_rank": rank,
-        "als_rank_inv": 1.0 / rank,
         "log_item_pop_users": i["log_pop_listeners"][ii],
         "log_item_pop_plays": i["log_pop_plays"][ii],
         "item_spotify_popularity": i["popularity"][ii],
@@ -193,7 +204,6 @@ def _chunk_features(
         "cos_profile": cos,
         "l2_profile": l2,
         "absdiff_profile": absdiff,
-        "als_x_cos": score * cos,
         "genre_overlap": overlap,
         "genre_jaccard": jaccard,
         "tempo_diff": np.abs(u["tempo"][ui] - i["tempo"][ii]),
@@ -208,36 +218,99 @@ def _chunk_features(
     }
 
 
+class ListenerGroups(NamedTuple):
+    """Rows grouped by listener: ``order`` lists row numbers listener by listener."""
+
+    order: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, users: pd.Series) -> ListenerGroups:
+        codes = codes_in(vocab_of(users), users)
+        order = np.argsort(codes, kind="stable")
+        grouped = codes[order]
+        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if len(order) else order
+        return cls(order, starts, np.diff(np.r_[starts, len(order)]))
+
+
+def relative_scores(score: np.ndarray, groups: ListenerGroups) -> dict[str, np.ndarray]:
+    """A generator's score relative to the listener's candidates: z-score, gap to the
+    listener's ``GAP_AT``-th best (their last when fewer), ratio to the best (NaN when the best
+    is not positive). NaN scores (artists the generator cannot score) stay NaN."""
+    n = len(score)
+    out = {k: np.full(n, np.nan, dtype=np.float32) for k in ("z", "gap10", "ratio")}
+    if not n:
+        return out
+    s = score.astype(np.float64)[groups.order]
+    known = np.isfinite(s)
+    filled = np.where(known, s, 0.0)
+    count = np.add.reduceat(known.astype(np.float64), groups.starts)
+    mean = np.add.reduceat(filled, groups.starts) / np.maximum(count, 1)
+    dev = np.where(known, s - np.repeat(mean, groups.counts), 0.0)
+    std = np.sqrt(np.add.reduceat(dev * dev, groups.starts) / np.maximum(count, 1))
+    listener = np.repeat(np.arange(len(groups.starts)), groups.counts)
+    ranked = np.lexsort((np.where(known, -s, np.inf), listener))  # best first, NaN last
+    pick = groups.starts + np.clip(np.minimum(GAP_AT, count) - 1, 0, None).astype(np.int64)
+    nth = s[ranked][pick]
+    best = np.fmax.reduceat(np.where(known, s, -np.inf), groups.starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = dev / np.repeat(np.where(std > 0, std, 1.0), groups.counts)
+        ratio = s / np.repeat(np.where(best > 0, best, np.nan), groups.counts)
+    values = {"z": z, "gap10": s - np.repeat(nth, groups.counts), "ratio": ratio}
+    for key, v in values.items():
+        out[key][groups.order] = np.where(known, v, np.nan)
+    return out
+
+
+def generator_features(
+    candidates: pd.DataFrame, generators: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    """Every generator's score, rank, log-rank and relative scores, and ``n_generators``."""
+    groups = ListenerGroups.of(candidates["user"])
+    out: dict[str, np.ndarray] = {}
+    proposed = np.zeros(len(candidates), dtype=np.float32)
+    for g in generators:
+        score = candidates[score_column(g)].to_numpy(dtype=np.float32)
+        rank = candidates[rank_column(g)].to_numpy(dtype=np.float32)
+        out[f"{g}_score"] = score
+        out[f"{g}_rank"] = rank
+        out[f"{g}_log_rank"] = np.log(rank)
+        out.update({f"{g}_{k}": v for k, v in relative_scores(score, groups).items()})
+        proposed += np.isfinite(rank)
+    out["n_generators"] = proposed
+    return out
+
+
 def feature_matrix(
     candidates: pd.DataFrame,
     tables: FeatureTables,
+    generators: tuple[str, ...],
     *,
     chunk_rows: int = CHUNK_ROWS,
     workers: int = 2,
 ) -> np.ndarray:
-    """(rows × len(FEATURES)) float32 features of one stage's candidates, in FEATURES order.
+    """(rows × len(feature_names(generators))) float32 features of one stage's candidates.
 
-    A user or artist without a profile gets NaN content features (LightGBM routes NaN). Chunks
-    of ``chunk_rows`` rows are built on ``workers`` threads (disjoint rows of one output).
+    Rows of a listener must all be in ``candidates`` (the relative features compare them). A
+    user or artist without a profile gets NaN content features (LightGBM routes NaN). Content
+    chunks of ``chunk_rows`` rows are built on ``workers`` threads (disjoint rows of one output).
     """
+    names = feature_names(generators)
+    out = np.empty((len(candidates), len(names)), dtype=np.float32)
+    for j, values in enumerate(generator_features(candidates, generators).values()):
+        out[:, j] = values
+    first = len(names) - len(CONTENT_FEATURES)
     ui = codes_in(tables.users, candidates["user"])
     ii = codes_in(tables.items, candidates["artist"])
     ui = np.where(ui >= 0, ui, len(tables.users))
     ii = np.where(ii >= 0, ii, len(tables.items))
-    score = candidates["als_score"].to_numpy(dtype=np.float32)
-    rank = candidates["als_rank"].to_numpy(dtype=np.float32)
-    codes = codes_in(vocab_of(candidates["user"]), candidates["user"])
-    top = np.full(int(codes.max()) + 1 if len(codes) else 0, -np.inf, dtype=np.float32)
-    np.maximum.at(top, codes, score)
-    gap = score - top[codes] if len(codes) else score
-    out = np.empty((len(candidates), len(FEATURES)), dtype=np.float32)
 
     def fill(start: int) -> None:
         sl = slice(start, start + chunk_rows)
-        part = _chunk_features(tables, ui[sl], ii[sl], score[sl], rank[sl])
-        part["als_score_gap"] = gap[sl]
-        for j, f in enumerate(FEATURES):
-            out[sl, j] = part[f]
+        part = _chunk_features(tables, ui[sl], ii[sl])
+        for j, f in enumerate(CONTENT_FEATURES):
+            out[sl, first + j] = part[f]
 
     starts = range(0, len(candidates), chunk_rows)
     for _ in ordered_map(fill, starts, workers=workers if len(starts) > 1 else 0):
@@ -249,23 +322,24 @@ def rerank_frame(
     candidates: pd.DataFrame,
     user_profiles: pd.DataFrame,
     item_features: pd.DataFrame,
+    generators: tuple[str, ...],
     labels: pd.DataFrame | None = None,
     *,
     tables: FeatureTables | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> pd.DataFrame:
-    """``user, artist, [label], *FEATURES`` (float32) for one stage's candidates.
-
-    ``user_profiles`` / ``item_features`` must be that stage's tables (or pass ``tables`` from
-    ``prepare_tables`` when calling repeatedly). ``label`` (int8) marks candidate pairs in
-    ``labels``. Rows keep the candidates' order.
-    """
+    """``user, artist, [label], *feature_names(generators)`` (float32) for one stage's
+    candidates (``user_profiles`` / ``item_features`` of that stage, or ``tables``).
+    ``label`` (int8) marks candidate pairs in ``labels``. Rows keep the candidates' order."""
     lk = tables if tables is not None else prepare_tables(user_profiles, item_features)
-    x = feature_matrix(candidates, lk, chunk_rows=chunk_rows)
+    x = feature_matrix(candidates, lk, generators, chunk_rows=chunk_rows)
     out = candidates[["user", "artist"]].reset_index(drop=True)
     if labels is not None:
         out["label"] = pair_isin(candidates, labels).astype(np.int8)
-    return pd.concat([out, pd.DataFrame(x, columns=list(FEATURES))], axis=1)
+    return pd.concat([out, pd.DataFrame(x, columns=list(feature_names(generators)))], axis=1)
+
+
+# --- training --------------------------------------------------------------------------------
 
 
 def split_listeners(users: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -282,116 +356,160 @@ def split_listeners(users: Any, fraction: float, seed: int) -> tuple[np.ndarray,
     return users[~held], users[held]
 
 
-def held_out(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(row mask, listeners) of the held-out listeners of a candidate frame: the one split
-    that early stopping (``train_ranker``) and the α choice (``choose_blend``) share."""
-    _, users = factorize_sorted(frame["user"])
-    _, held = split_listeners(users, fraction, seed)
-    return codes_in(pd.Index(held), frame["user"]) >= 0, held
+def listener_groups(users: Any, n_groups: int, seed: int) -> pd.Series:
+    """Each listener's cross-fit group (0..n_groups-1): a seeded shuffle dealt round-robin."""
+    users = np.unique(np.asarray(users).astype(str))
+    perm = np.random.default_rng(seed).permutation(len(users))
+    group = np.empty(len(users), dtype=np.int64)
+    group[perm] = np.arange(len(users)) % n_groups
+    return pd.Series(group, index=pd.Index(users))
 
 
-def _groups(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, int]:
-    """Sort by user (then ALS rank), drop users without a positive; group sizes and drop count."""
-    u, users = factorize_sorted(frame["user"])
-    positives = np.bincount(u, weights=frame["label"].to_numpy(np.float64), minlength=len(users))
-    keep = positives[u] > 0
-    order = np.lexsort((frame["als_rank"].to_numpy()[keep], u[keep]))
-    sizes = np.bincount(u[keep], minlength=len(users))
-    rows = np.flatnonzero(keep)[order]
-    return frame.iloc[rows], sizes[sizes > 0], int((positives == 0).sum())
+class RankData:
+    """Labelled candidate rows grouped by query (fold, listener), binned by LightGBM once.
+
+    Every fit of the reranker (the cross-fitted models, the final one) trains on whole queries
+    of this one ``lgb.Dataset`` through ``subset``, so the feature histograms are built once
+    instead of once per fit. Queries without a positive carry no ranking signal (and score NDCG
+    1 in LightGBM), so they are never trained or early-stopped on.
+    """
+
+    def __init__(self, frame: pd.DataFrame, features: tuple[str, ...], params: dict[str, Any]):
+        cols = ("fold", "user") if "fold" in frame else ("user",)
+        query, _ = pd.factorize(frame_keys([frame], cols)[0], sort=True)
+        self.order = np.argsort(query, kind="stable")  # dataset row -> frame row
+        self.sizes = np.bincount(query, minlength=int(query.max(initial=-1)) + 1)
+        self.starts = np.r_[0, np.cumsum(self.sizes)[:-1]]
+        label = frame["label"].to_numpy()[self.order]
+        self.positive = np.add.reduceat(label, self.starts) > 0 if len(label) else label > 0
+        first = frame["user"].iloc[self.order[self.starts]] if len(label) else frame["user"]
+        self.users = first.astype(str).to_numpy()  # listener of each query
+        self.x = frame[list(features)].to_numpy(dtype=np.float32)[self.order]
+        self.features = features
+        self.data = lgb.Dataset(
+            self.x,
+            label=label,
+            group=self.sizes,
+            feature_name=list(features),
+            params={k: v for k, v in params.items() if k in ("verbose", "num_threads", "max_bin")},
+            free_raw_data=False,
+        ).construct()
+
+    def rows(self, queries: np.ndarray) -> np.ndarray:
+        """Dataset rows of the selected queries (a boolean mask over queries), in order."""
+        q = np.flatnonzero(queries)
+        if not len(q):
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate(
+            [np.arange(a, a + n) for a, n in zip(self.starts[q], self.sizes[q], strict=True)]
+        )
+
+    def subset(self, queries: np.ndarray) -> lgb.Dataset:
+        return self.data.subset(self.rows(queries).astype(np.int32))
 
 
-def ranker_params(cfg: RerankerConfig, seed: int, num_threads: int) -> dict[str, Any]:
-    """LightGBM parameters from config; deterministic, fixed threads, seeded."""
+def ranker_params(
+    cfg: RerankerConfig, objective: str, seed: int, num_threads: int
+) -> dict[str, Any]:
+    """LightGBM parameters from config; deterministic, fixed threads, seeded. Every objective
+    is early-stopped on the same metric, NDCG at ``eval_at`` within a listener's candidates."""
     return {
-        "objective": "lambdarank",
-        "n_estimators": cfg.n_estimators,
+        "objective": objective,
+        "metric": "ndcg",
+        "eval_at": [cfg.eval_at],
         "learning_rate": cfg.learning_rate,
         "num_leaves": cfg.num_leaves,
-        "min_child_samples": cfg.min_child_samples,
-        "colsample_bytree": cfg.feature_fraction,
-        "subsample": cfg.bagging_fraction,
-        "subsample_freq": 1 if cfg.bagging_fraction < 1 else 0,
-        "reg_lambda": cfg.lambda_l2,
-        "random_state": seed,
-        "n_jobs": num_threads,
+        "min_data_in_leaf": cfg.min_child_samples,
+        "feature_fraction": cfg.feature_fraction,
+        "bagging_fraction": cfg.bagging_fraction,
+        "bagging_freq": 1 if cfg.bagging_fraction < 1 else 0,
+        "lambda_l2": cfg.lambda_l2,
+        "seed": seed,
+        "num_threads": num_threads,
         "deterministic": True,
         "force_row_wise": True,
         "verbose": -1,
     }
 
 
-def train_ranker(
-    frame: pd.DataFrame,
+def fit_booster(
+    data: RankData,
+    queries: np.ndarray,
     cfg: RerankerConfig,
+    objective: str,
     seed: int,
     *,
+    rounds: int | None = None,
     num_threads: int = 2,
-    features: tuple[str, ...] = FEATURES,
 ) -> tuple[lgb.Booster, dict[str, Any]]:
-    """Fit LambdaRank on labelled validation-stage candidates; early-stop on held-out listeners.
+    """One LightGBM model on the selected queries (a boolean mask over ``data``'s queries).
 
-    Listeners are split by ``split_listeners(…, cfg.valid_fraction, seed)``; groups without a
-    positive carry no ranking signal (and score NDCG 1 in LightGBM), so they are dropped on both
-    sides and counted. Returns a booster cut at the best iteration (what ``booster_to_text``
-    saves) and ``info``: best_iteration, valid ndcg@eval_at (on the candidate lists), gain/split
-    importances, listener and row counts.
+    With ``rounds`` it trains exactly that many trees on all of them; otherwise a seeded
+    ``valid_fraction`` of their listeners is held out and training early-stops on their NDCG.
     """
-    is_held, held_users = held_out(frame, cfg.valid_fraction, seed)
-    train, train_sizes, train_dropped = _groups(frame[~is_held])
-    valid, valid_sizes, valid_dropped = _groups(frame[is_held])
-    params = ranker_params(cfg, seed, num_threads)
-    trainable = bool(len(train_sizes))
-    if not trainable:
-        # No listener has a validation artist among its candidates (tiny or very sparse data):
-        # there is nothing to learn. One tree on all-zero labels is a constant model, so the blend
-        # keeps the ALS order and the gate falls back to ALS; ``info["trainable"]`` says why.
-        train = frame.sort_values(["user", "als_rank"], kind="stable")
-        train_sizes = train.groupby("user", sort=False, observed=True).size().to_numpy()
-        valid_sizes = np.zeros(0, dtype=int)
-        params["n_estimators"] = 1
-    model = lgb.LGBMRanker(**params)
-    x = train[list(features)].to_numpy(dtype=np.float32)
-    kwargs: dict[str, Any] = {"eval_at": [cfg.eval_at]}
-    if len(valid_sizes):
-        kwargs.update(
-            eval_X=(valid[list(features)].to_numpy(dtype=np.float32),),
-            eval_y=(valid["label"].to_numpy(),),
-            eval_group=[valid_sizes],
-            eval_names=["valid"],
-            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
-        )
-    model.fit(
-        x, train["label"].to_numpy(), group=train_sizes, feature_name=list(features), **kwargs
-    )
-    booster = model.booster_
-    best = int(model.best_iteration_ or booster.current_iteration())
+    params = ranker_params(cfg, objective, seed, num_threads)
+    usable = queries & data.positive
+    if rounds is None:
+        _, held = split_listeners(np.unique(data.users[usable]), cfg.valid_fraction, seed)
+        is_held = np.isin(data.users, held)
+    else:
+        is_held = np.zeros(len(usable), dtype=bool)
+    train, valid = usable & ~is_held, usable & is_held
+    trainable = bool(train.any())
+    kwargs: dict[str, Any] = {}
+    if rounds is None and valid.any() and trainable:
+        kwargs["valid_sets"] = [data.subset(valid)]
+        kwargs["valid_names"] = ["valid"]
+        kwargs["callbacks"] = [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)]
+    # Nothing to learn (no positive among the candidates): one tree on every selected query,
+    # a constant model, so the blend keeps the base order and the gate falls back.
+    train_set = data.subset(train if trainable else queries)
+    n = rounds if rounds is not None else cfg.n_estimators
+    booster = lgb.train(params, train_set, num_boost_round=n if trainable else 1, **kwargs)
+    best = int(booster.best_iteration or booster.current_iteration())
     booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    valid_ndcg = (
-        float(model.best_score_["valid"][f"ndcg@{cfg.eval_at}"]) if len(valid_sizes) else None
-    )
     info = {
+        "objective": objective,
         "trainable": trainable,
         "best_iteration": best,
-        "valid_ndcg_candidates": valid_ndcg,
-        "eval_at": cfg.eval_at,
-        "importance_gain": _importance(booster, "gain"),
-        "importance_split": _importance(booster, "split"),
-        "train_listeners": len(train_sizes),
-        "valid_listeners": len(valid_sizes),
-        "train_rows": len(train),
-        "valid_rows": len(valid),
-        "dropped_no_positive_train": train_dropped,
-        "dropped_no_positive_valid": valid_dropped,
-        "held_out_listeners": len(held_users),
-        "fit_listeners": int(frame["user"].nunique()) - len(held_users),
+        "train_queries": int(train.sum()),
+        "valid_queries": int(valid.sum()),
+        "train_rows": int(data.sizes[train].sum()),
+        "dropped_no_positive": int((queries & ~data.positive).sum()),
     }
     return booster, info
 
 
-def _importance(booster: lgb.Booster, kind: str) -> dict[str, float]:
+def importance(booster: lgb.Booster, kind: str) -> dict[str, float]:
+    """Feature importances by ``gain`` or ``split``."""
     values = booster.feature_importance(importance_type=kind)
     return {n: float(v) for n, v in zip(booster.feature_name(), values, strict=True)}
+
+
+def out_of_fold(
+    data: RankData,
+    cfg: RerankerConfig,
+    objective: str,
+    seed: int,
+    *,
+    num_threads: int = 2,
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Scores of every row (in the frame's order) from a model that never saw its listener in
+    any fold: listeners are dealt into ``cfg.crossfit`` groups, each scored by a model fitted on
+    the others."""
+    groups = listener_groups(data.users, cfg.crossfit, seed)
+    group = groups.to_numpy()[groups.index.get_indexer(data.users)]
+    scores = np.full(len(data.order), np.nan)
+    infos = []
+    for g in range(cfg.crossfit):
+        held = group == g
+        if not held.any() or held.all():
+            continue
+        booster, info = fit_booster(data, ~held, cfg, objective, seed + g, num_threads=num_threads)
+        rows = data.rows(held)
+        scores[data.order[rows]] = booster.predict(data.x[rows], num_threads=num_threads)
+        infos.append({"group": g, **info})
+    return scores, infos
 
 
 def predict(booster: lgb.Booster, frame: pd.DataFrame, *, num_threads: int = 2) -> np.ndarray:
@@ -402,14 +520,15 @@ def predict(booster: lgb.Booster, frame: pd.DataFrame, *, num_threads: int = 2) 
     return booster.predict(x, num_threads=num_threads)
 
 
-def predict_matrix(booster: lgb.Booster, x: np.ndarray, *, num_threads: int = 2) -> np.ndarray:
-    """Ranker scores for a ``feature_matrix`` (columns in FEATURES order)."""
+def predict_matrix(
+    booster: lgb.Booster, x: np.ndarray, features: tuple[str, ...], *, num_threads: int = 2
+) -> np.ndarray:
+    """Ranker scores for a ``feature_matrix`` whose columns are ``features``."""
     if not len(x):
         return np.zeros(0)
-    order = [FEATURES.index(f) for f in booster.feature_name()]
-    return booster.predict(
-        x[:, order] if order != list(range(len(FEATURES))) else x, num_threads=num_threads
-    )
+    order = [features.index(f) for f in booster.feature_name()]
+    x = x if order == list(range(len(features))) else x[:, order]
+    return booster.predict(x, num_threads=num_threads)
 
 
 def booster_to_text(booster: lgb.Booster) -> str:

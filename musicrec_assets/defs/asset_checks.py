@@ -20,6 +20,7 @@ from musicrec_assets.core.ids import (
     shared_codes,
     sorted_in,
 )
+from musicrec_assets.core.recommend import gate_sentence
 from musicrec_assets.core.schema import (
     LISTENS_COLUMNS,
     SPLITS,
@@ -196,49 +197,51 @@ def artist_catalog_match_coverage(
 
 
 @dg.multi_asset_check(
-    name="reranker_beats_als",
+    name="reranker_gate",
     specs=[
         dg.AssetCheckSpec(
-            "reranker_beats_als",
+            "reranker_gate",
             asset="reranker",
             blocking=True,
             additional_deps=["reranker_validation"],
-            description="The reranked blend must beat ALS alone on validation NDCG@10 (held-out "
-            "validation listeners, full catalogue). Losing is a warning and reranked_topk serves "
-            "the ALS ranking; a validation that could not be computed is an error and blocks.",
+            description="The reranker is served only when a paired bootstrap over validation "
+            "listeners shows its blend better than the best single generator with the "
+            "configured confidence (out-of-fold scores, full catalogue). Otherwise the check "
+            "warns and reranked_topk serves that generator; a validation that could not be "
+            "computed is an error and blocks.",
         )
     ],
     ins={"validation": dg.AssetIn("reranker_validation")},
 )
-def reranker_beats_als(validation: dict):
+def reranker_gate(validation: dict):
     gate = validation.get("gate", {})
-    reranked, als = gate.get("reranked_ndcg"), gate.get("als_ndcg")
-    held = validation.get("held_out_listeners") or 0
-    meta = {"val_ndcg_reranked": reranked, "val_ndcg_als": als, "held_out_listeners": held}
-    if reranked is None or als is None or not held or reranked != reranked or als != als:
+    reranked, best = gate.get("reranked_ndcg"), gate.get("best_ndcg")
+    listeners = gate.get("listeners") or 0
+    meta = {
+        "val_ndcg_reranked": reranked,
+        "val_ndcg_best_generator": best,
+        "best_generator": gate.get("best_generator"),
+        "lower_bound": gate.get("lower"),
+        "listeners": listeners,
+    }
+    meta = {k: v for k, v in meta.items() if v is not None}
+    numbers = (reranked, best, gate.get("lower"))
+    if not listeners or any(v is None or v != v for v in numbers):
         yield dg.AssetCheckResult(
             passed=False,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=f"no usable validation: reranked={reranked}, ALS={als}, "
-            f"{held} held-out listeners",
-            metadata={k: v for k, v in meta.items() if v is not None},
+            description=f"no usable validation: reranked={reranked}, best generator={best}, "
+            f"{listeners} validation listeners",
+            metadata=meta,
         )
         return
-    passed = bool(gate["passed"])
-    if passed:
-        verdict = "serving the reranked blend"
-    elif not validation.get("training", {}).get("trainable", True):
-        verdict = (
-            "the reranker could not be trained (no validation listener has a held-out artist "
-            "among its ALS candidates): reranked_topk serves the ALS ranking"
-        )
-    else:
-        verdict = "the reranker does not beat ALS: reranked_topk serves the ALS ranking"
+    detail = ""
+    if not validation.get("training", {}).get("trainable", True):
+        detail = " (no validation listener has a held-out artist among its candidates)"
     yield dg.AssetCheckResult(
-        passed=passed,
+        passed=bool(gate["passed"]),
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"validation NDCG@{validation.get('k', 10)}: reranked {reranked:.4f} vs "
-        f"ALS {als:.4f}; {verdict}",
+        description=gate_sentence(validation, validation, validation.get("k", 10)) + detail,
         metadata=meta,
     )
 

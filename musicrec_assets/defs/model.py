@@ -1,8 +1,10 @@
-"""Model group: ALS candidates, content features, the LambdaRank reranker and the served top-K.
+"""Model group: settings chosen on validation, the candidate generators, their candidates,
+content features, the LightGBM reranker with its gate, and the served top-K.
 
 Assets hold the model stages (design §3): ``val`` (fit on train), ``test`` (train+val) and
-``serve`` (everything); ``als_candidates`` only val and test, because ``reranked_topk`` makes and
-scores the serve candidates chunk by chunk. Only the evaluation reads the test labels.
+``serve`` (everything); ``candidates`` holds the validation folds and test, because
+``reranked_topk`` makes and scores the serve candidates chunk by chunk. Only the evaluation
+reads the test labels.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from musicrec_assets.core import recommend
+from musicrec_assets.core.generators import stages_from_npz, stages_to_npz
 from musicrec_assets.core.rerank import booster_from_text, booster_to_text
+from musicrec_assets.core.tuning import trials_frame
 from musicrec_assets.defs.meta import flat, preview
 from musicrec_assets.defs.resources import MusicrecConfig, read_only
 
@@ -27,47 +31,79 @@ def _table_md(d: dict[str, Any], key: str, value: str) -> str:
     return rows.to_markdown(index=False)
 
 
-@dg.asset(group_name=GROUP, kinds={"implicit", "numpy"})
-def als_model(
+@dg.asset(group_name=GROUP, kinds={"optuna", "json"})
+def model_selection(
     musicrec: MusicrecConfig, interaction_splits: pd.DataFrame
-) -> dg.Output[dict[str, np.ndarray]]:
-    """Implicit ALS factors per stage (val: train, test: train+val, serve: all) with id maps."""
+) -> dg.Output[dict[str, Any]]:
+    """Each candidate generator's hyper-parameters searched on the validation split (models fit
+    on train only; Optuna TPE, seeded, within [tuning]'s trial and time budget); explicit config
+    values are fixed. Every trial is in the artifact and in the metadata."""
     cfg = musicrec.load()
-    models = recommend.fit_stage_models(interaction_splits, cfg.als, cfg.seed, num_threads=THREADS)
-    meta: dict[str, Any] = {"factors": cfg.als.factors, "weighting": cfg.als.weighting}
-    for stage, model in models.items():
-        meta[f"{stage}_listeners"] = len(model.users)
-        meta[f"{stage}_artists"] = len(model.artists)
-        meta.update(flat(f"{stage}_", {k: v for k, v in model.info.items() if np.isscalar(v)}))
-    return dg.Output(recommend.models_to_npz(models), metadata=meta)
+    selection = recommend.select_settings(interaction_splits, cfg, num_threads=THREADS)
+    meta: dict[str, Any] = {
+        "seconds": selection["seconds"],
+        "budget_seconds": selection["budget_seconds"],
+        "validation_listeners": selection["validation_listeners"],
+        "trials": dg.MetadataValue.md(trials_frame(selection).to_markdown(index=False) or "none"),
+    }
+    for name, g in selection["generators"].items():
+        meta[f"{name}/val_ndcg"] = float(g["val_ndcg"])
+        meta[f"{name}/configured_val_ndcg"] = float(g["configured_val_ndcg"])
+        meta[f"{name}/trials"] = int(g["trials"])
+        meta[f"{name}/stopped"] = g["stopped"]
+        meta[f"{name}/chosen"] = dg.MetadataValue.json(g["params"])
+    return dg.Output(selection, metadata=meta)
+
+
+@dg.asset(group_name=GROUP, kinds={"implicit", "numpy"})
+def generator_models(
+    musicrec: MusicrecConfig,
+    interaction_splits: pd.DataFrame,
+    model_selection: dict[str, Any],
+) -> dg.Output[dict[str, np.ndarray]]:
+    """Every candidate generator (ALS, EASE, RP3beta, item-kNN, popularity) per stage (val:
+    train, test: train+val, serve: all) with the settings chosen on validation."""
+    cfg = musicrec.load()
+    stages = recommend.fit_generator_stages(
+        interaction_splits, cfg, model_selection, num_threads=THREADS
+    )
+    meta: dict[str, Any] = {"generators": ", ".join(cfg.candidates.generators)}
+    for stage, models in stages.items():
+        for name, model in models.models.items():
+            meta[f"{stage}/{name}/artists"] = len(model.artists)
+            info = getattr(model, "info", {})
+            meta.update(flat(f"{stage}/{name}/", {k: v for k, v in info.items() if np.isscalar(v)}))
+    return dg.Output(stages_to_npz(stages), metadata=meta)
 
 
 @dg.asset(group_name=GROUP, kinds={"implicit", "pandas"})
-def als_candidates(
+def candidates(
     musicrec: MusicrecConfig,
     interaction_splits: pd.DataFrame,
-    als_model: dict[str, np.ndarray],
+    generator_models: dict[str, np.ndarray],
+    model_selection: dict[str, Any],
 ) -> dg.Output[pd.DataFrame]:
-    """Top-N unseen artists per validation and test listener through implicit's batched
-    ``recommend`` (the reranker's training rows and the evaluated ranking)."""
+    """The union of every generator's top-N unseen artists per listener, for each validation
+    fold (the reranker's training rows; folds after the first refit the generators) and the
+    test listeners, with each generator's score and rank. Validation recall@N of the union and
+    of each generator in the metadata (test recall is in evaluation_report)."""
     cfg = musicrec.load()
-    models = recommend.models_from_npz(als_model)
     df, info = recommend.stage_candidates(
         interaction_splits,
-        models,
-        cfg.candidates.n,
-        max_val_users=cfg.candidates.max_val_users,
-        max_test_users=cfg.evaluation.max_users,
-        seed=cfg.seed,
+        stages_from_npz(generator_models),
+        cfg,
+        model_selection,
         num_threads=THREADS,
     )
-    meta: dict[str, Any] = {"n": cfg.candidates.n, **preview(df)}
-    for stage, s in info.items():
-        recall = s.pop("recall", None)
-        meta.update(flat(f"{stage}_", {k: v for k, v in s.items() if np.isscalar(v)}))
-        if recall:
-            meta[f"{stage}_recall_at_n"] = float(recall["micro"])
-            meta[f"{stage}_recall_at_n_per_listener"] = float(recall["per_user_mean"])
+    meta: dict[str, Any] = {"n_per_generator": cfg.candidates.n, "folds": info["folds"]}
+    meta.update(preview(df))
+    for part, s in info.items():
+        if not isinstance(s, dict):
+            continue
+        recall = s.get("recall", {})
+        meta.update(flat(f"{part}/", {k: v for k, v in s.items() if np.isscalar(v)}))
+        for g, r in recall.items():
+            meta[f"{part}/recall_at_n/{g}"] = float(r["micro"])
     return dg.Output(df, metadata=meta)
 
 
@@ -105,17 +141,31 @@ def content_features(
 
 @dg.asset(group_name=GROUP, kinds={"pandas"})
 def rerank_dataset(
-    als_candidates: pd.DataFrame,
+    musicrec: MusicrecConfig,
+    candidates: pd.DataFrame,
     user_profiles: pd.DataFrame,
     item_features: pd.DataFrame,
     interaction_splits: pd.DataFrame,
+    artist_vectors: pd.DataFrame,
+    artist_catalog: pd.DataFrame,
 ) -> dg.Output[pd.DataFrame]:
-    """Validation-stage candidates with pairwise content features and validation labels."""
-    df = recommend.rerank_dataset(als_candidates, user_profiles, item_features, interaction_splits)
+    """Validation-fold candidates with generator, content and popularity features and the
+    fold's held-out labels (never the test split)."""
+    cfg = musicrec.load()
+    df = recommend.rerank_dataset(
+        candidates,
+        user_profiles,
+        item_features,
+        interaction_splits,
+        artist_vectors,
+        artist_catalog,
+        cfg,
+    )
     return dg.Output(
         df,
         metadata={
             **preview(df),
+            "folds": int(df["fold"].nunique()),
             "listeners": int(df["user"].nunique()),
             "positives": int(df["label"].sum()),
             "positive_rate": float(df["label"].mean()) if len(df) else 0.0,
@@ -128,13 +178,14 @@ def rerank_dataset(
     outs={
         "reranker": dg.AssetOut(
             kinds={"lightgbm"},
-            description="LightGBM LambdaRank model (its own text format), trained on validation "
-            "candidates, early-stopped on held-out validation listeners.",
+            description="LightGBM reranker (its own text format) with the objective chosen on "
+            "validation, trained on every validation fold's candidates.",
         ),
         "reranker_validation": dg.AssetOut(
             kinds={"json"},
-            description="The reranker's training facts, the α sweep on held-out validation "
-            "listeners, the chosen α and the gate (reranked vs ALS-only NDCG@10).",
+            description="Out-of-fold validation of the reranker: objectives and α sweeps, each "
+            "generator's validation NDCG, and the gate (paired bootstrap of the reranked blend "
+            "against the best single generator) deciding what is served.",
         ),
     },
 )
@@ -142,43 +193,41 @@ def reranker_assets(
     musicrec: MusicrecConfig, rerank_dataset: pd.DataFrame, interaction_splits: pd.DataFrame
 ):
     cfg = musicrec.load()
-    booster, info = recommend.fit_reranker(
-        rerank_dataset, cfg.reranker, cfg.seed, num_threads=THREADS
+    booster, validation = recommend.fit_reranker(
+        rerank_dataset, interaction_splits, cfg, num_threads=THREADS
     )
-    choice = recommend.choose_blend(
-        rerank_dataset,
-        booster,
-        interaction_splits,
-        cfg.blend,
-        cfg.reranker,
-        cfg.evaluation.k,
-        cfg.seed,
-        num_threads=THREADS,
-    )
-    gain = dict(sorted(info["importance_gain"].items(), key=lambda kv: -kv[1]))
+    training = validation["training"]
+    gain = dict(sorted(training["importance_gain"].items(), key=lambda kv: -kv[1]))
     yield dg.Output(
         booster_to_text(booster),
         output_name="reranker",
         metadata={
-            "best_iteration": info["best_iteration"],
-            "valid_ndcg_candidates": info["valid_ndcg_candidates"] or 0.0,
+            "objective": training["objective"],
+            "rounds": training["best_iteration"],
             "feature_importance_gain": dg.MetadataValue.md(_table_md(gain, "feature", "gain")),
-            **flat("", {k: v for k, v in info.items() if isinstance(v, int)}),
+            **flat("", {k: v for k, v in training.items() if isinstance(v, int)}),
         },
     )
-    gate = choice["gate"]
+    gate = validation["gate"]
+    sweeps = pd.concat(
+        [pd.DataFrame(v["sweep"]).assign(objective=o) for o, v in validation["objectives"].items()]
+    )
     yield dg.Output(
-        {"training": info, **choice},
+        validation,
         output_name="reranker_validation",
         metadata={
-            "blend_alpha": float(choice["blend_alpha"]),
-            "alpha_mode": choice["alpha_mode"],
+            "served": validation["served"],
+            "decision": recommend.gate_sentence(validation, validation, validation["k"]),
+            "objective": validation["objective"],
+            "blend_alpha": float(validation["blend_alpha"]),
+            "base": validation["base"],
             "val_ndcg_reranked": float(gate["reranked_ndcg"]),
-            "val_ndcg_als": float(gate["als_ndcg"]),
+            "val_ndcg_best_generator": float(gate["best_ndcg"]),
+            "gate_lower_bound": float(gate["lower"]),
             "gate_passed": bool(gate["passed"]),
-            "alpha_sweep": dg.MetadataValue.md(
-                pd.DataFrame(choice["sweep"]).to_markdown(index=False)
-            ),
+            "folds": validation["folds"],
+            "generators_val_ndcg": dg.MetadataValue.json(validation["generators_val_ndcg"]),
+            "alpha_sweep": dg.MetadataValue.md(sweeps.to_markdown(index=False)),
         },
     )
 
@@ -191,20 +240,20 @@ def reranker_assets(
 def reranked_topk(
     musicrec: MusicrecConfig,
     interaction_splits: pd.DataFrame,
-    als_model: dict[str, np.ndarray],
+    generator_models: dict[str, np.ndarray],
     user_profiles: pd.DataFrame,
     item_features: pd.DataFrame,
     reranker: str,
     reranker_validation: dict[str, Any],
 ) -> dg.Output[pd.DataFrame]:
-    """Served top-K per listener: the serve model's top-N candidates, per-listener normalised ALS
-    and reranker scores blended with the α chosen on validation; the ALS ranking when the
-    reranker did not beat ALS on validation. Candidates are made and scored a chunk of listeners
-    at a time."""
+    """Served top-K per listener: the serve models' union candidates ranked by the reranker's
+    blend with the best generator (α chosen on validation) when the gate passed, else the best
+    single generator's own ranking. Candidates are made and scored a chunk of listeners at a
+    time."""
     cfg = musicrec.load()
     df, info = recommend.serve_topk(
         interaction_splits,
-        recommend.models_from_npz(als_model)["serve"],
+        stages_from_npz(generator_models)["serve"],
         user_profiles,
         item_features,
         booster_from_text(reranker),
@@ -214,11 +263,14 @@ def reranked_topk(
         num_threads=THREADS,
     )
     used = bool(reranker_validation["use_ranker"])
+    served = reranker_validation["served"]
     return dg.Output(
         df,
         metadata={
             **preview(df),
-            "served": "reranked blend" if used else "ALS ranking (reranker gate failed)",
+            "served": f"reranked blend with {reranker_validation['base']}"
+            if used
+            else f"{served} ranking (the reranker did not pass the gate)",
             "blend_alpha": float(reranker_validation["blend_alpha"]) if used else 0.0,
             "listeners": int(df["user"].nunique()),
             "distinct_artists": int(df["artist"].nunique()),
@@ -232,20 +284,22 @@ def reranked_topk(
     outs={
         "evaluation_topk": dg.AssetOut(
             kinds={"pandas"},
-            description="Top-K of every system (popularity, ALS, ItemKNN, reranked) for every test "
-            "listener, from models that never saw the test split.",
+            description="Top-K of every system (each candidate generator, the reranked blend and, "
+            "when the gate fell back, the served ranking) for every test listener, from models "
+            "that never saw the test split.",
         ),
         "evaluation_report": dg.AssetOut(
             kinds={"json"},
             description="P/R/MAP/NDCG@K, hit rate, coverage and bootstrap 95% intervals per system "
-            "on the same test listeners over the full catalogue (design §2-§3).",
+            "on the same test listeners over the full catalogue, the gate's decision and the "
+            "candidate recall of every generator on validation and test.",
         ),
     },
 )
 def evaluation(
     musicrec: MusicrecConfig,
     interaction_splits: pd.DataFrame,
-    als_candidates: pd.DataFrame,
+    candidates: pd.DataFrame,
     user_profiles: pd.DataFrame,
     item_features: pd.DataFrame,
     reranker: str,
@@ -254,7 +308,7 @@ def evaluation(
     cfg = musicrec.load()
     topk, report = recommend.evaluate(
         interaction_splits,
-        als_candidates,
+        candidates,
         user_profiles,
         item_features,
         booster_from_text(reranker),
@@ -262,19 +316,23 @@ def evaluation(
         k=cfg.evaluation.k,
         bootstrap=cfg.evaluation.bootstrap,
         seed=cfg.seed,
-        validation={"reranker": reranker_validation["training"]},
-        itemknn_kind=cfg.evaluation.itemknn,
         max_users=cfg.evaluation.max_users,
         num_threads=THREADS,
     )
     yield dg.Output(topk, output_name="evaluation_topk", metadata=preview(topk))
     ndcg = {f"test_ndcg_{s}": float(m["ndcg"]) for s, m in report["systems"].items()}
+    recall = {
+        f"test_recall_at_n/{g}": float(r["micro"])
+        for g, r in report["candidate_recall"]["test"].items()
+    }
     yield dg.Output(
         report,
         output_name="evaluation_report",
         metadata={
             "report": dg.MetadataValue.md(recommend.report_markdown(report)),
             "users_evaluated": report["users_evaluated"],
+            "served": report["chosen"]["served"],
             **ndcg,
+            **recall,
         },
     )
