@@ -1,4 +1,4 @@
-"""Wall time and peak memory of every asset step of the graph, against bare ALS / LightGBM fits.
+"""Wall time and peak memory of every asset step of the graph and of the whole graph.
 
 For one data set (an existing ``--config``, or one generated with ``generate_sample`` into a
 scratch folder from ``--users/--artists/--tracks/--scrobbles/--pairs/--plays-table``):
@@ -13,16 +13,12 @@ scratch folder from ``--users/--artists/--tracks/--scrobbles/--pairs/--plays-tab
 2. **Whole graph.** One ``musicrec materialize --config C`` in a child: total wall time,
    start-up, the in-call time the CLI prints, peak RSS (``wait4``), and per-step times read back
    from that run's event log.
-3. **Bare fits.** ``implicit`` ALS on each stage's train matrix built exactly as ``fit_als``
-   builds it (same k-core, BM25 weighting, factors, iterations, threads, seed), and LightGBM
-   LambdaRank on the same ``rerank_dataset`` rows, groups, held-out listeners and parameters as
-   ``train_ranker``; only the ``fit`` call is timed (preparation is printed separately). Each fit
-   runs in its own child; the bare results are compared with the pipeline's artifacts.
 
-Ratios printed: ``als_model`` step / sum of bare ALS fits, ``reranker`` step / bare LightGBM fit,
-whole graph / sum of all bare fits. Targets: default sample whole graph <= 30 s; each ratio
-<= 1.5; Last.fm-360K scale whole graph <= 20 min and <= 10 GB peak RSS. Load averages are
-recorded next to every measurement (other people's jobs share the machine).
+Targets: default sample whole graph <= 30 s; Last.fm-360K scale whole graph <= 20 min and
+<= 10 GB peak RSS. Load averages are recorded next to every measurement (other people's jobs
+share the machine). The ratios against bare ALS / LightGBM fits of an earlier version were
+removed: the ``generator_models`` step fits five generators and the reranker step seven LightGBM
+models, so a single library fit is no longer a like-for-like reference.
 
 Children are watched (``--mem-limit-gb``, ``--step-timeout``/``--whole-timeout``) and killed,
 and reported as such, when they go over.
@@ -57,7 +53,6 @@ GB = 1024 * MB
 
 DEFAULT_SIZES = {"users": 300, "artists": 600, "tracks": 6000, "scrobbles": 120_000}
 TARGET_DEFAULT_WHOLE_S = 30.0
-TARGET_RATIO = 1.5
 TARGET_360K_WHOLE_S = 20 * 60.0
 TARGET_360K_PEAK = 10 * GB
 
@@ -259,180 +254,11 @@ def child_generate(spec: dict[str, Any]) -> dict[str, Any]:
     return {"call": w.as_dict(), "config": str(toml)}
 
 
-def _threads() -> int:
-    from musicrec_assets.defs.model import THREADS
-
-    return THREADS
-
-
-def als_train_matrix(fit: Any, cfg: Any) -> tuple[Any, dict[str, int]]:
-    """The matrix ``fit_als`` trains on (the same function builds it) and its shape."""
-    from musicrec_assets.core.als import train_matrix
-
-    tm = train_matrix(fit, cfg)
-    info = {"users": len(tm.users), "artists": len(tm.artists), "nnz": int(tm.weighted.nnz)}
-    return tm, info
-
-
-def warm_factors(cfg: Any, stage: str, tm: Any) -> tuple[Any, Any] | None:
-    """The starting factors ``fit_als`` gives a warm-started stage, from the pipeline's previous
-    stage in ``als_model.npz`` (None for a cold stage or without that artifact)."""
-    import numpy as np
-
-    from musicrec_assets.core.als import initial_factors
-    from musicrec_assets.core.recommend import models_from_npz
-
-    previous = {"test": "val", "serve": "test"}.get(stage)
-    npz = cfg.storage_dir / "als_model.npz"
-    if not (cfg.als.warm_start and previous and npz.exists()):
-        return None
-    with np.load(npz) as arrays:
-        prev = models_from_npz(dict(arrays))[previous]
-    f, seed = cfg.als.factors, cfg.seed
-    users = initial_factors(tm.users, f, seed, (prev.users, prev.user_factors))
-    items = initial_factors(tm.artists, f, seed + 1, (prev.artists, prev.item_factors))
-    return users, items
-
-
-def child_bare_als(spec: dict[str, Any]) -> dict[str, Any]:
-    """implicit ALS on one stage's train matrix; only ``fit`` is timed."""
-    import numpy as np
-    from implicit.cpu.als import AlternatingLeastSquares
-    from threadpoolctl import threadpool_limits
-
-    from musicrec_assets.core.artifacts import load_artifact
-    from musicrec_assets.core.config import load_config
-    from musicrec_assets.core.protocol import stage_data
-
-    cfg = load_config(spec["config"])
-    threads = _threads()
-    t0 = time.time()
-    splits = load_artifact(cfg.storage_dir, "interaction_splits")
-    t_load = time.time() - t0
-    t0 = time.time()
-    fit = stage_data(splits, spec["stage"]).fit
-    del splits
-    tm, shape = als_train_matrix(fit, cfg.als)
-    del fit
-    warm = warm_factors(cfg, spec["stage"], tm)
-    iterations = cfg.als.iterations if warm is None else cfg.als.warm_iterations
-    weighted = tm.weighted
-    t_prep = time.time() - t0
-    windows = []
-    for _ in range(max(1, spec.get("repeat", 1))):
-        with threadpool_limits(1, "blas"):
-            als = AlternatingLeastSquares(
-                factors=cfg.als.factors,
-                regularization=cfg.als.regularization,
-                alpha=cfg.als.alpha,
-                dtype=np.float32,
-                iterations=iterations,
-                calculate_training_loss=False,
-                num_threads=threads,
-                random_state=cfg.seed,
-            )
-            if warm is not None:  # fit() keeps factors that are already set
-                als.user_factors, als.item_factors = warm[0].copy(), warm[1].copy()
-            with _Window() as w:
-                als.fit(weighted, show_progress=False)
-        windows.append(w)
-    out: dict[str, Any] = {
-        "call": min(windows, key=lambda w: w.seconds).as_dict(),
-        "repeats_s": [w.seconds for w in windows],
-        "load_s": t_load,
-        "prep_s": t_prep,
-        "shape": shape,
-        "threads": threads,
-        "factors": cfg.als.factors,
-        "iterations": iterations,
-        "warm_started": warm is not None,
-    }
-    npz = cfg.storage_dir / "als_model.npz"
-    if npz.exists():  # same matrix, same seed: the pipeline's factors should come out again
-        with np.load(npz) as arrays:
-            key = f"{spec['stage']}__item_factors"
-            if key in arrays and arrays[key].shape == np.asarray(als.item_factors).shape:
-                diff = np.abs(arrays[key] - np.asarray(als.item_factors)).max(initial=0.0)
-                out["max_abs_diff_vs_pipeline"] = float(diff)
-    return out
-
-
-def child_bare_lgbm(spec: dict[str, Any]) -> dict[str, Any]:
-    """LightGBM LambdaRank on the rows, groups, held-out listeners and params of train_ranker."""
-    import lightgbm as lgb
-    import numpy as np
-
-    from musicrec_assets.core.artifacts import load_artifact
-    from musicrec_assets.core.config import load_config
-    from musicrec_assets.core.rerank import FEATURES, _groups, held_out, ranker_params
-
-    cfg = load_config(spec["config"])
-    rc = cfg.reranker
-    threads = spec.get("threads") or _threads()
-    t0 = time.time()
-    data = load_artifact(cfg.storage_dir, "rerank_dataset")
-    t_load = time.time() - t0
-    t0 = time.time()
-    val = data[(data["stage"] == "val").to_numpy()].drop(columns="stage").reset_index(drop=True)
-    del data
-    is_held, _ = held_out(val, rc.valid_fraction, cfg.seed)
-    train, sizes, _ = _groups(val[~is_held])
-    valid, valid_sizes, _ = _groups(val[is_held])
-    params = ranker_params(rc, cfg.seed, threads)
-    trainable = bool(len(sizes))
-    if not trainable:  # as train_ranker: nothing to learn, one tree on every row
-        train = val.sort_values(["user", "als_rank"], kind="stable")
-        sizes = train.groupby("user", sort=False, observed=True).size().to_numpy()
-        valid_sizes = np.zeros(0, dtype=int)
-        params["n_estimators"] = 1
-    x = train[list(FEATURES)].to_numpy(dtype=np.float32)
-    y = train["label"].to_numpy()
-    kwargs: dict[str, Any] = {"eval_at": [rc.eval_at]}
-    if len(valid_sizes):
-        kwargs.update(
-            eval_X=(valid[list(FEATURES)].to_numpy(dtype=np.float32),),
-            eval_y=(valid["label"].to_numpy(),),
-            eval_group=[valid_sizes],
-            eval_names=["valid"],
-            callbacks=[lgb.early_stopping(rc.early_stopping_rounds, verbose=False)],
-        )
-    t_prep = time.time() - t0
-    windows = []
-    for _ in range(max(1, spec.get("repeat", 1))):
-        model = lgb.LGBMRanker(**params)
-        with _Window() as w:
-            model.fit(x, y, group=sizes, feature_name=list(FEATURES), **kwargs)
-        windows.append(w)
-    best = int(model.best_iteration_ or model.booster_.current_iteration())
-    curves = list(model.evals_result_.get("valid", {}).values())
-    out: dict[str, Any] = {
-        "call": min(windows, key=lambda w: w.seconds).as_dict(),
-        "repeats_s": [w.seconds for w in windows],
-        "load_s": t_load,
-        "prep_s": t_prep,
-        "train_rows": len(train),
-        "valid_rows": len(valid),
-        "groups": len(sizes),
-        "trainable": trainable,
-        "best_iteration": best,
-        "iterations_run": len(curves[0]) if curves else best,
-        "threads": threads,
-    }
-    report = cfg.storage_dir / "reranker_validation.json"
-    if report.exists():
-        out["pipeline_best_iteration"] = json.loads(report.read_text())["training"][
-            "best_iteration"
-        ]
-    return out
-
-
 CHILDREN = {
     "plan": child_plan,
     "step": child_step,
     "runlog": child_runlog,
     "generate": child_generate,
-    "bare_als": child_bare_als,
-    "bare_lgbm": child_bare_lgbm,
 }
 
 
@@ -613,7 +439,7 @@ def _step_row(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_table(res: dict[str, Any]) -> None:
-    """The figures as a plain-text table, then ratios and targets."""
+    """The figures as a plain-text table, then the targets."""
     info = res["machine"]
     print()
     print(f"== {res['label']}: {res['config']}")
@@ -667,91 +493,9 @@ def print_table(res: dict[str, Any]) -> None:
     print("    execute_in_process call; step = the op's own time from Dagster events, split into")
     print("    load inputs / compute / write outputs; checks = its asset checks' steps; peak MB =")
     print("    peak RSS during the call; load1 = 1-min load average when the child started)")
-    bare = res.get("bare") or {}
-    if bare:
-        print()
-        print(f"{'bare fit':<22} {'fit s':>7} {'prep s':>7} {'peak MB':>8} {'load1':>6}  detail")
-        for name, b in bare.items():
-            print(
-                f"{name:<22} {_fmt_s(b.get('fit_s')):>7} {_fmt_s(b.get('prep_s')):>7} "
-                f"{_fmt_mb(b.get('peak_rss')):>8} {_load(b['load_before']):>6}  {b['detail']}"
-            )
-    print()
-    for r in res.get("ratios", []):
-        val = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
-        print(f"ratio {r['name']:<44} {val:>8}   ({r['detail']})")
     print()
     for t in res.get("targets", []):
         print(f"target {t['target']:<44} {t['verdict']:<7} {t['detail']}")
-
-
-def _bare_summary(res: dict[str, Any]) -> tuple[float | None, float | None]:
-    bare = res.get("bare") or {}
-    als = [b.get("fit_s") for k, b in bare.items() if k.startswith("ALS")]
-    lgbm = bare.get("LightGBM LambdaRank", {}).get("fit_s")
-    als_sum = sum(als) if als and all(a is not None for a in als) else None
-    return als_sum, lgbm
-
-
-def _step(res: dict[str, Any], op: str) -> dict[str, Any] | None:
-    return next((s for s in res.get("steps", []) if s["op"] == op and s["ok"]), None)
-
-
-def _whole_step(res: dict[str, Any], op: str) -> float | None:
-    ev = (res.get("whole") or {}).get("events") or {}
-    return ev.get(op, {}).get("seconds")
-
-
-def ratios(res: dict[str, Any]) -> list[dict[str, Any]]:
-    """Pipeline time over bare-fit time, fastest observation against fastest observation (the
-    machine is shared, so single timings are noisy): the step's time is the smaller of its
-    per-step run and its time inside the kept whole run; the bare side is the fastest of
-    ``--bare-repeat`` fits."""
-    als_sum, lgbm = _bare_summary(res)
-    out = []
-
-    def one(name: str, op: str, bare: float | None, what: str) -> None:
-        st = _step(res, op)
-        seen = [x for x in (st["step_s"] if st else None, _whole_step(res, op)) if x]
-        secs = min(seen) if seen else None
-        ratio = secs / bare if secs and bare else None
-        detail = f"{op} step {_fmt_s(secs)} s / {what} {_fmt_s(bare)} s"
-        if len(seen) > 1:
-            detail += f" (step seen {seen[0]:.2f} s alone, {seen[1]:.2f} s in the whole run)"
-        if st:
-            detail += (
-                f"; step = load {_fmt_s(st['load_s'])} + compute {_fmt_s(st['compute_s'])} + "
-                f"write {_fmt_s(st['write_s'])}; call incl. Dagster run set-up "
-                f"{_fmt_s(st['call_s'])} s"
-            )
-        out.append(
-            {
-                "name": name,
-                "op": op,
-                "ratio": ratio,
-                "pipeline_s": secs,
-                "bare_s": bare,
-                "detail": detail,
-            }
-        )
-
-    one("als_model step / sum of bare ALS fits", "als_model", als_sum, "3 bare ALS fits")
-    one("reranker step / bare LightGBM fit", "reranker_assets", lgbm, "bare LightGBM fit")
-    w = res.get("whole") or {}
-    bare_all = als_sum + lgbm if als_sum is not None and lgbm is not None else None
-    secs = w.get("call_s") if w.get("ok") else None
-    out.append(
-        {
-            "name": "whole graph / sum of bare fits",
-            "op": "whole",
-            "ratio": secs / bare_all if secs and bare_all else None,
-            "pipeline_s": secs,
-            "bare_s": bare_all,
-            "detail": f"whole run in-call {_fmt_s(secs)} s (with start-up "
-            f"{_fmt_s(w.get('wall_s'))} s) / ALS x3 + LightGBM {_fmt_s(bare_all)} s",
-        }
-    )
-    return out
 
 
 def _slowest(res: dict[str, Any], n: int = 3) -> str:
@@ -801,39 +545,6 @@ def targets(res: dict[str, Any], which: str) -> list[dict[str, Any]]:
             detail = f"{secs:.1f} s incl. {w['startup_s']:.1f} s start-up; slowest: {_slowest(res)}"
         out.append(
             {"target": "default sample whole graph <= 30 s", "verdict": verdict, "detail": detail}
-        )
-    for r in res.get("ratios", []):
-        if r["ratio"] is None:
-            verdict, detail = "unknown", "no figure (a run failed or was skipped)"
-        elif r["ratio"] <= TARGET_RATIO:
-            verdict, detail = "MET", f"{r['ratio']:.2f}x"
-        else:
-            verdict = "MISSED"
-            extra = r["pipeline_s"] - r["bare_s"]
-            detail = f"{r['ratio']:.2f}x: {extra:.1f} s outside the bare fit(s); "
-            if r["op"] == "whole":
-                detail += "slowest steps: " + _slowest(res)
-            else:
-                detail += r["detail"]
-                if r["op"] == "als_model":
-                    prep = sum(
-                        (b.get("prep_s") or 0.0)
-                        for k, b in (res.get("bare") or {}).items()
-                        if k.startswith("ALS")
-                    )
-                    detail += (
-                        f"; the 3 train matrices' preparation (stage_data, np.unique on string "
-                        f"ids, k-core, BM25) alone takes {prep:.1f} s"
-                    )
-                if r["op"] == "reranker_assets":
-                    b = (res.get("bare") or {}).get("LightGBM LambdaRank", {})
-                    detail += (
-                        f"; _groups/to_numpy preparation {_fmt_s(b.get('prep_s'))} s; the rest "
-                        "is choose_blend (prediction on held-out listeners + the alpha sweep) and "
-                        "the model text round trip"
-                    )
-        out.append(
-            {"target": f"{r['name']} <= {TARGET_RATIO}", "verdict": verdict, "detail": detail}
         )
     if which == "360k":
         if w.get("ok"):
@@ -905,13 +616,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--targets", choices=("auto", "default", "360k", "none"), default="auto")
     p.add_argument("--skip-steps", action="store_true", help="no per-step runs")
     p.add_argument("--skip-whole", action="store_true", help="no whole-graph run")
-    p.add_argument(
-        "--bare",
-        default="als,lgbm,lgbm1",
-        help="bare fits to run, of als, lgbm, lgbm1 (LightGBM on 1 thread, a reference outside "
-        "the ratios); default all; 'none' for none",
-    )
-    p.add_argument("--bare-repeat", type=int, default=1, help="fits per bare child (fastest kept)")
     p.add_argument("--only", help="comma-separated ops: run only these per-step runs")
     p.add_argument("--profile", action="store_true", help="cProfile each step (WORKDIR/profiles)")
     p.add_argument("--whole-repeat", type=int, default=1, help="whole-graph runs (best kept)")
@@ -921,8 +625,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--reuse",
         action="store_true",
-        help="keep what this run does not redo (steps not in --only, bare fits not in --bare, "
-        "a skipped whole run) from the earlier --out JSON",
+        help="keep what this run does not redo (steps not in --only, steps skipped with "
+        "--skip-steps, a whole run skipped with --skip-whole) from the earlier --out JSON",
     )
     p.add_argument("--child", nargs=2, metavar=("MODE", "SPEC"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -966,33 +670,6 @@ def steps_total(steps: list[dict[str, Any]]) -> dict[str, Any]:
         "step_s": sum(s["step_s"] or 0.0 for s in steps),
         "peak_rss": max((s["peak_rss"] or 0 for s in steps), default=0),
     }
-
-
-def run_bare(
-    runner: Runner, config: Path, which: set[str], old: dict[str, Any], repeat: int = 1
-) -> dict[str, dict[str, Any]]:
-    """Bare ALS fits (one child per stage) and the bare LightGBM fit, where their inputs exist."""
-    bare = dict(old.get("bare") or {})
-    storage = _storage_dir(config)
-    if "als" in which and (storage / "interaction_splits.parquet").exists():
-        for stage in ("val", "test", "serve"):
-            print(f"bench: bare ALS fit, {stage} stage ...", flush=True)
-            spec = {"config": str(config), "stage": stage, "repeat": repeat}
-            b = runner.child("bare_als", spec, 4 * 3600, name=f"bare_als_{stage}")
-            bare[f"ALS {stage}"] = _bare_row(b, als=True)
-    if "lgbm" in which and (storage / "rerank_dataset.parquet").exists():
-        print("bench: bare LightGBM fit ...", flush=True)
-        spec = {"config": str(config), "repeat": repeat}
-        b = runner.child("bare_lgbm", spec, 4 * 3600, name="bare_lgbm")
-        bare["LightGBM LambdaRank"] = _bare_row(b, als=False)
-    if "lgbm1" in which and (storage / "rerank_dataset.parquet").exists():
-        # Reference only (not in the ratios): the same fit on one thread, to show what OpenMP
-        # contention costs on a busy 2-core machine.
-        print("bench: bare LightGBM fit, 1 thread (reference) ...", flush=True)
-        spec = {"config": str(config), "repeat": repeat, "threads": 1}
-        b = runner.child("bare_lgbm", spec, 4 * 3600, name="bare_lgbm_1thread")
-        bare["LightGBM, 1 thread (ref.)"] = _bare_row(b, als=False)
-    return bare
 
 
 def run_whole(runner: Runner, config: Path, timeout: float) -> dict[str, Any]:
@@ -1107,8 +784,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         res["steps"] = run_steps(runner, plan["steps"], args, old)
         res["steps_total"] = steps_total(res["steps"])
-    bare = {b for b in args.bare.split(",") if b in ("als", "lgbm", "lgbm1")}
-    res["bare"] = run_bare(runner, config, bare, old, args.bare_repeat)
     if args.skip_whole:
         if "whole" in old:
             res["whole"] = old["whole"]
@@ -1119,7 +794,6 @@ def main(argv: list[str] | None = None) -> int:
         res["whole"]["repeats_wall_s"] = [w["wall_s"] for w in runs]
 
     res["data"] = _data_summary(config)
-    res["ratios"] = ratios(res)
     res["targets"] = targets(res, which)
     res["machine"]["load_end"] = os.getloadavg()
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -1149,50 +823,6 @@ def _data_summary(config: Path) -> str:
         return f"{users:,} listeners, {artists:,} artists, {t.num_rows:,} listener-artist pairs"
     except Exception as exc:  # a summary only; never fail the bench on it
         return f"(no summary: {exc})"
-
-
-def _bare_row(b: dict[str, Any], *, als: bool) -> dict[str, Any]:
-    call = b.get("call") or {}
-    if als:
-        sh = b.get("shape", {})
-        detail = (
-            f"{sh.get('users', 0):,} x {sh.get('artists', 0):,}, nnz {sh.get('nnz', 0):,}, "
-            f"{b.get('factors')} factors x {b.get('iterations')} it, {b.get('threads')} threads"
-        )
-        if "max_abs_diff_vs_pipeline" in b:
-            detail += f", max|dfactor| vs pipeline {b['max_abs_diff_vs_pipeline']:.1e}"
-    else:
-        detail = (
-            f"{b.get('threads')} threads, "
-            f"{b.get('train_rows', 0):,} rows in {b.get('groups', 0):,} groups, "
-            f"{b.get('valid_rows', 0):,} valid rows, {b.get('iterations_run')} rounds "
-            f"(best {b.get('best_iteration')}, pipeline {b.get('pipeline_best_iteration')})"
-        )
-        if b.get("trainable") is False:
-            detail += "; no positive among the candidates: 1 tree, as train_ranker does"
-    if len(b.get("repeats_s") or []) > 1:
-        detail += "; runs " + ", ".join(f"{x:.2f}" for x in b["repeats_s"]) + " s"
-    if b.get("error") or b.get("killed"):
-        detail = f"FAILED: {b.get('killed') or b.get('error')}"
-    return {
-        "fit_s": call.get("seconds"),
-        "prep_s": b.get("prep_s"),
-        "load_s": b.get("load_s"),
-        "peak_rss": call.get("peak_rss"),
-        "rss_before": call.get("rss_before"),
-        "load_before": b["load_before"],
-        "detail": detail,
-        **{
-            k: b[k]
-            for k in (
-                "shape",
-                "best_iteration",
-                "pipeline_best_iteration",
-                "max_abs_diff_vs_pipeline",
-            )
-            if k in b
-        },
-    }
 
 
 if __name__ == "__main__":

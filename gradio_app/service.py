@@ -33,6 +33,7 @@ from musicrec_assets.core.playlist import (
     to_m3u,
     to_xspf,
 )
+from musicrec_assets.core.report import gate_sentence
 
 from . import cold_start
 from .store import ArtifactError, ArtifactStore, Indexed, MissingArtifactError
@@ -567,12 +568,24 @@ class PlaylistPage:
         return ListenerView(message, top.reset_index(drop=True), genres)
 
     def model_report(self) -> tuple[str, pd.DataFrame, pd.DataFrame]:
-        """Evaluation summary, per-system metrics and the artifacts' build times."""
+        """What is served and why (the gate), per-system test metrics beside each system's
+        validation NDCG, and the artifacts' build times."""
         built = self.store.built_at()
         try:
             report = self.store.load("evaluation_report")
         except ArtifactError as exc:
             return self._artifact_message(exc), pd.DataFrame(), built
+        try:
+            validation = self.store.load("reranker_validation")
+        except ArtifactError:
+            validation = report.get("validation", {})
+        on_validation = dict(validation.get("generators_val_ndcg", {}))
+        gate = validation.get("gate", {})
+        if "reranked_ndcg" in gate:
+            on_validation["reranked"] = gate["reranked_ndcg"]
+        served = report.get("chosen", {}).get("served")
+        if served in on_validation:
+            on_validation["served"] = on_validation[served]
         rows = []
         for system, m in report.get("systems", {}).items():
             ci = m.get("ndcg_ci95") or [np.nan, np.nan]
@@ -586,27 +599,19 @@ class PlaylistPage:
                     "ndcg 95% CI": f"[{ci[0]:.4f}, {ci[1]:.4f}]",
                     "hit_rate": m.get("hit_rate"),
                     "coverage": m.get("coverage"),
+                    "validation ndcg": on_validation.get(system, np.nan),
                 }
             )
         table = pd.DataFrame(rows).round(4) if rows else pd.DataFrame()
-        chosen = ", ".join(
-            f"{md_text(k)} = {md_text(v)}" for k, v in report.get("chosen", {}).items()
-        )
-        scalars = {
-            k: v
-            for k, v in report.get("validation", {}).items()
-            if isinstance(v, int | float | str)
-        }
-        validation = ", ".join(f"{md_text(k)} = {md_text(v)}" for k, v in scalars.items())
+        k = report.get("k", "?")
         message = (
-            f"Offline evaluation at K = {md_text(report.get('k', '?'))} on "
-            f"{md_text(report.get('users_evaluated', '?'))} listeners (test split, models that "
-            f"never saw it). Chosen: {chosen or 'n/a'}."
+            f"Offline evaluation at K = {md_text(k)} on {md_text(report.get('users_evaluated', '?'))}"
+            f" listeners (test split, models that never saw it). "
+            f"{md_text(gate_sentence(report.get('chosen', {}), validation, k))}"
         )
-        if validation:
-            message += f" Validation: {validation}."
-        recall = {}  # per stage: a number, or candidate_recall's dict (micro = share of pairs)
+        recall = {}  # per stage: the union's share of held-out pairs
         for stage, value in report.get("candidate_recall", {}).items():
+            value = value.get("union", value) if isinstance(value, dict) else value
             value = value.get("micro") if isinstance(value, dict) else value
             if isinstance(value, int | float):
                 recall[stage] = value

@@ -168,39 +168,67 @@ def _audio(
     }
 
 
-def run_pipeline(
-    world: World,
-    *,
-    seed: int = 42,
-    als: object | None = None,
-    reranker: object | None = None,
-    blend: object | None = None,
-    n: int = 50,
-    k: int = 10,
-    bootstrap: int = 50,
-) -> dict:
-    """Every model artefact of the two-stage recommender on a world, in asset order."""
-    from musicrec_assets.core import recommend as R
-    from musicrec_assets.core.config import ALSConfig, BlendConfig, RerankerConfig
+def model_config(**sections: object):
+    """A Config for the model-core tests: small models, tiny search and reranker budgets (no
+    source file is read; the sections given replace the defaults)."""
+    import dataclasses
+    from pathlib import Path
 
-    als = als or ALSConfig(factors=16, iterations=8)
-    reranker = reranker or RerankerConfig(n_estimators=40, min_child_samples=5)
-    blend = blend or BlendConfig()
-    out: dict = {}
-    out["models"] = R.fit_stage_models(world.splits, als, seed)
+    from musicrec_assets.core.config import (
+        ALSConfig,
+        Config,
+        EvaluationConfig,
+        RerankerConfig,
+        SourceConfig,
+        SourcesConfig,
+        TuningConfig,
+    )
+
+    base = Config(
+        path=Path("test.toml"),
+        sources=SourcesConfig(listens=SourceConfig("plays_table", Path("plays.csv"))),
+        storage_dir=Path("derived"),
+        als=ALSConfig(factors=16, iterations=8),
+        tuning=TuningConfig(
+            trials={"als": 3, "ease": 2, "rp3beta": 2, "itemknn": 2}, seconds=120.0
+        ),
+        reranker=RerankerConfig(n_estimators=40, min_child_samples=5, folds=3),
+        evaluation=EvaluationConfig(bootstrap=50),
+    )
+    return dataclasses.replace(base, **sections)
+
+
+def run_pipeline(world: World, cfg: object | None = None, *, n: int = 50, k: int = 10) -> dict:
+    """Every model artefact of the two-stage recommender on a world, in asset order."""
+    import dataclasses
+
+    from musicrec_assets.core import recommend as R
+
+    cfg = cfg or model_config()
+    cfg = dataclasses.replace(
+        cfg,
+        candidates=dataclasses.replace(cfg.candidates, n=n),
+        evaluation=dataclasses.replace(cfg.evaluation, k=k),
+    )
+    out: dict = {"cfg": cfg}
+    out["selection"], _ = R.select_settings(world.splits, cfg)
+    out["models"] = R.fit_generator_stages(world.splits, cfg, out["selection"])
     out["candidates"], out["candidate_info"] = R.stage_candidates(
-        world.splits, out["models"], n, seed=seed
+        world.splits, out["models"], cfg, out["selection"]
     )
     out["user_profiles"], out["item_features"] = R.stage_features(
         world.splits, world.artist_vectors, world.artist_catalog
     )
     out["dataset"] = R.rerank_dataset(
-        out["candidates"], out["user_profiles"], out["item_features"], world.splits
+        out["candidates"],
+        out["user_profiles"],
+        out["item_features"],
+        world.splits,
+        world.artist_vectors,
+        world.artist_catalog,
+        cfg,
     )
-    out["booster"], out["reranker_info"] = R.fit_reranker(out["dataset"], reranker, seed)
-    out["choice"] = R.choose_blend(
-        out["dataset"], out["booster"], world.splits, blend, reranker, k, seed
-    )
+    out["booster"], out["choice"] = R.fit_reranker(out["dataset"], world.splits, cfg)
     out["reranked_topk"], out["serve_info"] = R.serve_topk(
         world.splits,
         out["models"]["serve"],
@@ -219,9 +247,8 @@ def run_pipeline(
         out["booster"],
         out["choice"],
         k=k,
-        bootstrap=bootstrap,
-        seed=seed,
-        validation={"reranker": out["reranker_info"]},
-        candidate_info=out["candidate_info"],
+        bootstrap=cfg.evaluation.bootstrap,
+        seed=cfg.seed,
+        max_users=cfg.evaluation.max_users,
     )
     return out

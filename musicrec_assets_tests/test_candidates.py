@@ -1,14 +1,37 @@
-"""ALS candidates: seen items removed, the model's one score, re-indexing, fold-in, recall."""
+"""ALS as a candidate generator: seen items removed, the model's one score, re-indexing,
+fold-in, recall."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from musicrec_assets.core.als import _implicit, fit_als, score
-from musicrec_assets.core.candidates import als_candidates, candidate_recall, seen_matrix
+from musicrec_assets.core.candidates import (
+    _csr,
+    candidate_recall,
+    collect_candidates,
+    iter_candidates,
+)
 from musicrec_assets.core.config import ALSConfig
+from musicrec_assets.core.generators import StageModels
+from musicrec_assets.core.ids import codes_in
 from musicrec_assets.core.protocol import stage_data
 from musicrec_assets_tests.model_data import make_world
+
+
+def als_candidates(model, seen, users, n, **kw):
+    """ALS alone through the union generator, rows by listener then rank."""
+    cand = collect_candidates(iter_candidates(StageModels({"als": model}), seen, users, n, **kw))
+    cand = cand.sort_values(["user", "als_rank"], kind="stable").reset_index(drop=True)
+    cand["als_rank"] = cand["als_rank"].astype(int)
+    return cand
+
+
+def seen_matrix(model, seen, users):
+    rows = codes_in(pd.Index(users), seen["user"])
+    cols = codes_in(pd.Index(model.artists), seen["artist"])
+    ok = rows >= 0
+    return _csr(rows[ok], cols[ok], len(users), len(model.artists))
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +43,7 @@ def test_candidates_exclude_seen_and_are_ranked(stage):
     model = fit_als(stage.fit, ALSConfig(factors=8, iterations=6), 1)
     cand = als_candidates(model, stage.seen, stage.target_users, 30, chunk_size=37)
     assert list(cand.columns) == ["user", "artist", "als_score", "als_rank"]
+    assert not cand.duplicated(["user", "artist"]).any()
     merged = cand.astype({"user": str, "artist": str}).merge(stage.seen, on=["user", "artist"])
     assert merged.empty
     per_user = cand.groupby("user", observed=True)
@@ -76,7 +100,7 @@ def test_users_unknown_to_the_model_are_folded_in_or_get_popularity(stage):
     ghost = "never seen"
     cand = als_candidates(model, stage.seen, [*light, ghost], 5)
     info = cand.attrs["info"]
-    assert info["users_folded_in"] == len(light) and info["users_popularity_only"] == 1
+    assert info["als_users_folded_in"] == len(light) and info["als_users_popularity_only"] == 1
     ghost_top = cand[cand["user"] == ghost]["artist"].astype(str).tolist()
     order = np.argsort(-model.item_plays, kind="stable")
     assert ghost_top[0] == model.artists[order[0]]

@@ -7,7 +7,7 @@ import pytest
 
 from musicrec_assets.core.errors import InputError
 from musicrec_assets.core.ids import as_sorted_categorical
-from musicrec_assets.core.protocol import FIT_SPLITS, stage_data
+from musicrec_assets.core.protocol import FIT_SPLITS, fold_count, stage_data, validation_folds
 from musicrec_assets.core.recommend import _stage
 from musicrec_assets.core.rerank import booster_to_text
 from musicrec_assets_tests.model_data import make_world, run_pipeline
@@ -81,27 +81,59 @@ def runs(world):
 
 def test_artefacts_before_evaluation_ignore_the_test_split(runs):
     a, b = runs
+    assert a["selection"] == b["selection"]  # the search reads validation only
     for stage in ("val", "test"):
-        np.testing.assert_array_equal(
-            a["models"][stage].item_factors, b["models"][stage].item_factors
-        )
-        np.testing.assert_array_equal(
-            a["models"][stage].user_factors, b["models"][stage].user_factors
-        )
-        for table in ("candidates", "user_profiles", "item_features"):
+        for name in a["models"][stage].names:
+            arrays_a = a["models"][stage].models[name].to_npz("x")
+            arrays_b = b["models"][stage].models[name].to_npz("x")
+            assert arrays_a.keys() == arrays_b.keys()
+            for key, value in arrays_a.items():
+                np.testing.assert_array_equal(value, arrays_b[key], err_msg=f"{stage} {name} {key}")
+        for table in ("user_profiles", "item_features"):
             pd.testing.assert_frame_equal(
                 _values(_stage(a[table], stage)), _values(_stage(b[table], stage))
             )
+    pd.testing.assert_frame_equal(_values(a["candidates"]), _values(b["candidates"]))
     pd.testing.assert_frame_equal(_values(a["dataset"]), _values(b["dataset"]))
     assert booster_to_text(a["booster"]) == booster_to_text(b["booster"])
     assert a["choice"] == b["choice"]
-    assert a["candidate_info"]["val"]["recall"] == b["candidate_info"]["val"]["recall"]
+    assert a["candidate_info"]["val_fold1"]["recall"] == b["candidate_info"]["val_fold1"]["recall"]
     # sanity: the mutation is visible where it is allowed to be (serve stage, evaluation)
-    assert len(a["models"]["serve"].artists) != len(b["models"]["serve"].artists)
+    serve_a, serve_b = a["models"]["serve"].models["als"], b["models"]["serve"].models["als"]
+    assert len(serve_a.artists) != len(serve_b.artists)
     assert a["report"]["systems"] != b["report"]["systems"]
 
 
 def test_rerank_dataset_is_validation_only(runs):
     a, _ = runs
-    assert set(a["dataset"]["stage"]) == {"val"}
+    assert "stage" not in a["dataset"] and a["dataset"]["fold"].nunique() == 3
     assert isinstance(a["booster"], lgb.Booster)
+
+
+def test_validation_folds_are_disjoint_sized_like_validation_and_never_touch_test(world):
+    folds = validation_folds(world.splits, 4, seed=3)
+    val = stage_data(world.splits, "val")
+    assert folds[0].labels.equals(val.labels) and folds[0].fit.equals(val.fit)
+    test = world.splits[world.splits["split"] == "test"][["user", "artist"]].astype(str)
+    key = lambda df: set(zip(df["user"].astype(str), df["artist"].astype(str), strict=True))  # noqa: E731
+    seen_labels = set()
+    n_val = val.labels.groupby("user").size()
+    for fold in folds:
+        labels, fit = key(fold.labels), key(fold.fit)
+        assert not labels & fit  # a fold never fits on what it labels
+        assert not labels & seen_labels  # the held-out parts are disjoint
+        assert not (labels | fit) & key(test)  # and the test split is never used
+        assert len(labels | fit) == len(key(val.fit)) + len(key(val.labels))
+        per_user = fold.labels.groupby("user").size()
+        assert (per_user == n_val[per_user.index]).all()  # as many as validation holds out
+        seen_labels |= labels
+    again = validation_folds(world.splits.sample(frac=1.0, random_state=1), 4, seed=3)
+    for x, y in zip(folds[1:], again[1:], strict=True):
+        assert key(x.labels) == key(y.labels)
+
+
+def test_fold_count_reaches_enough_listeners_or_stops_at_the_maximum():
+    assert fold_count(4, 946, 20_000) == 4
+    assert fold_count(4, 50_000, 20_000) == 1
+    assert fold_count(4, 8_000, 20_000) == 3
+    assert fold_count(4, 0, 20_000) == 1

@@ -1,5 +1,6 @@
 """The orchestration: artefact layouts, the report contract, determinism, gate, cold start."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -8,9 +9,11 @@ import pytest
 
 from musicrec_assets.core import recommend as R
 from musicrec_assets.core.artifacts import read_npz, write_json, write_npz
-from musicrec_assets.core.blend import topk
-from musicrec_assets.core.candidates import als_candidates
+from musicrec_assets.core.candidates import collect_candidates, generator_topk, iter_candidates
+from musicrec_assets.core.config import GENERATORS
+from musicrec_assets.core.generators import stages_from_npz, stages_to_npz
 from musicrec_assets.core.protocol import stage_data
+from musicrec_assets.core.report import report_markdown
 from musicrec_assets.core.rerank import booster_to_text
 from musicrec_assets_tests.model_data import make_world, run_pipeline
 
@@ -40,32 +43,28 @@ def test_report_follows_the_design_contract(run, world, tmp_path):
     assert rep["k"] == 10
     test_users = stage_data(world.splits, "test").target_users
     assert rep["users_evaluated"] == len(test_users)
-    assert set(rep["systems"]) == {"popularity", "als", "itemknn", "reranked"}
+    served = rep["chosen"]["served"]
+    expected = {*GENERATORS, "reranked"} | ({"served"} if served != "reranked" else set())
+    assert set(rep["systems"]) == expected
     for name, m in rep["systems"].items():
         assert set(m) == SYSTEM_KEYS, name
         lo, hi = m["ndcg_ci95"]
         assert lo <= m["ndcg"] <= hi
         assert 0 <= m["map"] <= 1 and 0 <= m["coverage"] <= 1
+    if served != "reranked":  # the served ranking is the best generator's, scored as such
+        assert rep["systems"]["served"] == rep["systems"][served]
     assert rep["chosen"]["blend_alpha"] == run["choice"]["blend_alpha"]
-    assert set(rep["validation"]["gate"]) == {"reranked_ndcg", "als_ndcg", "passed"}
-    assert len(rep["validation"]["alpha_sweep"]) == 11
+    gate = rep["validation"]["gate"]
+    assert {"reranked_ndcg", "best_ndcg", "best_generator", "lower", "passed"} <= set(gate)
     assert set(rep["candidate_recall"]) == {"val", "test"}
-    _, without_info = R.evaluate(
-        world.splits,
-        run["candidates"],
-        run["user_profiles"],
-        run["item_features"],
-        run["booster"],
-        run["choice"],
-        k=10,
-        bootstrap=50,
-        seed=42,
-    )
-    assert without_info["candidate_recall"] == rep["candidate_recall"]
+    for part in rep["candidate_recall"].values():
+        assert set(part) == {"union", *GENERATORS}
+        assert all(part["union"]["micro"] >= r["micro"] for r in part.values())
     path = write_json(rep, tmp_path / "evaluation_report.json")
     assert json.loads(path.read_text())["systems"]["als"]["ndcg"] == rep["systems"]["als"]["ndcg"]
-    md = R.report_markdown(rep)
+    md = report_markdown(rep)
     assert all(f"| {s} |" in md for s in rep["systems"]) and "NDCG@10" in md
+    assert "Served:" in md
 
 
 def test_evaluation_topk_same_users_for_every_system_and_never_seen(run, world):
@@ -81,28 +80,55 @@ def test_evaluation_topk_same_users_for_every_system_and_never_seen(run, world):
     assert not et.duplicated(["user", "system", "artist"]).any()
 
 
+def test_each_generator_system_is_its_own_full_catalogue_ranking(run, world):
+    """The 'ease' system of the report is EASE's own top-10 of the test stage, however the
+    other generators rank: the candidates carry every generator's top-N."""
+    test = stage_data(world.splits, "test")
+    alone = collect_candidates(
+        iter_candidates(
+            dataclasses.replace(
+                run["models"]["test"], models={"ease": run["models"]["test"].models["ease"]}
+            ),
+            test.seen,
+            test.target_users,
+            10,
+        )
+    )
+    expect = generator_topk(alone, "ease", 10).astype({"user": str, "artist": str})
+    got = run["evaluation_topk"]
+    got = got[got["system"] == "ease"].drop(columns="system").reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        got[["user", "rank", "artist"]], expect[["user", "rank", "artist"]]
+    )
+
+
 def test_reranked_topk_layout(run, world):
     top = run["reranked_topk"]
     assert list(top.columns) == list(R.SERVE_COLUMNS)
     assert set(top["user"]) == set(world.splits["user"])
     assert top.groupby("user")["rank"].max().max() <= 10
     assert top["score"].between(0, 1).all()
-    if run["choice"]["use_ranker"]:
-        assert top["ranker_score"].notna().all()
+    assert top["ranker_score"].notna().all() == bool(run["choice"]["use_ranker"])
     assert top.merge(world.splits, on=["user", "artist"]).empty
 
 
-def test_models_npz_round_trip(run, tmp_path):
-    path = write_npz(R.models_to_npz(run["models"]), tmp_path / "als_model.npz")
-    back = R.models_from_npz(read_npz(path))
+def test_generator_models_npz_round_trip(run, tmp_path):
+    path = write_npz(stages_to_npz(run["models"]), tmp_path / "generator_models.npz")
+    back = stages_from_npz(read_npz(path))
     assert list(back) == ["val", "test", "serve"]
-    for stage, model in run["models"].items():
-        np.testing.assert_array_equal(back[stage].item_factors, model.item_factors)
-        assert list(back[stage].artists) == list(model.artists)
+    for stage, models in run["models"].items():
+        assert back[stage].names == models.names == GENERATORS
+        np.testing.assert_array_equal(
+            back[stage].models["als"].item_factors, models.models["als"].item_factors
+        )
+        np.testing.assert_array_equal(
+            back[stage].models["ease"].weights, models.models["ease"].weights
+        )
 
 
 def test_same_seed_same_everything(run, world):
     again = run_pipeline(world)
+    assert again["selection"] == run["selection"]
     pd.testing.assert_frame_equal(again["candidates"], run["candidates"])
     assert booster_to_text(again["booster"]) == booster_to_text(run["booster"])
     pd.testing.assert_frame_equal(again["reranked_topk"], run["reranked_topk"])
@@ -110,12 +136,25 @@ def test_same_seed_same_everything(run, world):
     assert again["report"] == run["report"]
 
 
-def test_reranked_beats_popularity_and_the_gate_is_consistent(run):
-    systems, gate = run["report"]["systems"], run["choice"]["gate"]
-    assert systems["reranked"]["ndcg"] > systems["popularity"]["ndcg"]
-    assert gate["passed"] == (
-        run["choice"]["blend_alpha"] > 0 and gate["reranked_ndcg"] > gate["als_ndcg"]
-    )
+def test_tuned_settings_reach_the_stage_models(run):
+    chosen = run["selection"]["chosen"]
+    for stage in ("val", "test", "serve"):
+        ease = run["models"][stage].models["ease"]
+        assert ease.params["regularization"] == pytest.approx(chosen["ease"]["regularization"])
+        assert run["models"][stage].models["als"].factors == chosen["als"]["factors"]
+        assert run["models"][stage].models["rp3beta"].params["beta"] == pytest.approx(
+            chosen["rp3beta"]["beta"]
+        )
+
+
+def test_candidates_hold_validation_folds_and_test(run, world):
+    cands = run["candidates"]
+    parts = cands.groupby(["stage", "fold"], observed=True).size()
+    assert set(parts.index) == {("val", 0), ("val", 1), ("val", 2), ("test", 0)}
+    info = run["candidate_info"]
+    assert info["folds"] == 3
+    assert set(info["val_fold1"]["recall"]) == {"union", *GENERATORS}
+    assert not (cands["stage"] == "serve").any()  # serving makes its own candidates
 
 
 def serve(run, world, choice=None, k=5, **kw):
@@ -132,28 +171,37 @@ def serve(run, world, choice=None, k=5, **kw):
     )
 
 
-def test_failed_gate_serves_the_als_ranking(run, world):
-    top, info = serve(run, world, {**run["choice"], "use_ranker": False})
+@pytest.mark.parametrize("best", ["als", "ease"])
+def test_failed_gate_serves_the_best_generators_own_ranking(run, world, best):
+    choice = {**run["choice"], "use_ranker": False, "base": best, "best_generator": best}
+    top, info = serve(run, world, choice)
     assert top["ranker_score"].isna().all()
     sd = stage_data(world.splits, "serve")
-    cands = als_candidates(run["models"]["serve"], sd.seen, sd.target_users, 50)
-    assert info["candidate_rows"] == len(cands) and info["users"] == len(sd.target_users)
-    als = topk(
-        pd.DataFrame(
-            {
-                "user": cands["user"].astype(str),
-                "artist": cands["artist"].astype(str),
-                "score": cands["als_score"].astype(float),
-            }
-        ),
-        "score",
-        5,
+    alone = collect_candidates(
+        iter_candidates(
+            dataclasses.replace(
+                run["models"]["serve"], models={best: run["models"]["serve"].models[best]}
+            ),
+            sd.seen,
+            sd.target_users,
+            5,
+        )
     )
-    pd.testing.assert_frame_equal(top[["user", "rank", "artist"]], als[["user", "rank", "artist"]])
+    expect = generator_topk(alone, best, 5).astype({"user": str, "artist": str})
+    got = top[["user", "rank", "artist"]].astype({"user": str, "artist": str})
+    pd.testing.assert_frame_equal(got, expect[["user", "rank", "artist"]])
+    assert info["users"] == len(sd.target_users)
+
+
+def test_passed_gate_serves_the_reranker(run, world):
+    top, _ = serve(run, world, {**run["choice"], "use_ranker": True, "blend_alpha": 1.0})
+    assert top["ranker_score"].notna().all()
+    best = top.sort_values(["user", "rank"]).groupby("user").head(1)
+    per_user_max = top.groupby("user")["ranker_score"].max()
+    np.testing.assert_allclose(best.set_index("user")["ranker_score"], per_user_max[best["user"]])
 
 
 def test_serving_in_chunks_of_listeners_changes_nothing(run, world):
-    assert "serve" not in set(run["candidates"]["stage"])  # serving makes its own candidates
     whole, _ = serve(run, world, k=10)
     chunked, info = serve(run, world, k=10, chunk_users=7)
     pd.testing.assert_frame_equal(chunked, whole)
@@ -163,25 +211,38 @@ def test_serving_in_chunks_of_listeners_changes_nothing(run, world):
 
 def test_cold_start_recommends_new_artists(run):
     items = R._stage(run["item_features"], "serve")
+    models, booster = run["models"]["serve"], run["booster"]
+    choice = {**run["choice"], "use_ranker": True}
     seeds = {"Artist 00003": 12.0, "Artist 00010": 3.0, "not an artist": 4.0}
-    out = R.recommend_new_listener(
-        seeds, run["models"]["serve"], run["booster"], items, run["choice"]["blend_alpha"], 8
-    )
+    out = R.recommend_new_listener(seeds, models, booster, items, choice, 8)
     assert list(out.columns) == ["rank", "artist", "score", "als_score", "ranker_score"]
     assert len(out) == 8 and out["rank"].tolist() == list(range(1, 9))
     assert not set(out["artist"]) & set(seeds)
     assert out.attrs["unknown_seeds"] == ["not an artist"]
     assert out["ranker_score"].notna().all()
-    same = R.recommend_new_listener(
-        list(seeds), run["models"]["serve"], run["booster"], items, run["choice"]["blend_alpha"], 8
-    )
+    same = R.recommend_new_listener(list(seeds), models, booster, items, choice, 8)
     assert not set(same["artist"]) & set(seeds)
-    again = R.recommend_new_listener(
-        seeds, run["models"]["serve"], run["booster"], items, run["choice"]["blend_alpha"], 8
-    )
+    again = R.recommend_new_listener(seeds, models, booster, items, choice, 8)
     pd.testing.assert_frame_equal(out, again)
-    nothing = R.recommend_new_listener(["???"], run["models"]["serve"], None, items, 0.5, 3)
-    assert len(nothing) == 3 and nothing["ranker_score"].isna().all()  # popularity fallback
+    fallback = {**run["choice"], "use_ranker": False, "base": "als"}
+    nothing = R.recommend_new_listener(["???"], models, None, items, fallback, 3)
+    als = models.models["als"]  # nothing known: ALS's popularity prior (fit plays)
+    assert nothing["artist"].tolist() == list(als.artists[np.argsort(-als.item_plays)[:3]])
+    assert nothing["ranker_score"].isna().all()
+
+
+def test_cold_start_is_the_batch_path_for_a_known_history(run, world):
+    """A listener's own history typed in as seeds gets the ranking batch serving gives them."""
+    sd = stage_data(world.splits, "serve")
+    user = sd.target_users[3]
+    hist = sd.fit[sd.fit["user"] == user]
+    seeds = dict(zip(hist["artist"].astype(str), hist["plays"].astype(float), strict=True))
+    items = R._stage(run["item_features"], "serve")
+    choice = {**run["choice"], "use_ranker": False, "base": "ease", "best_generator": "ease"}
+    cold = R.recommend_new_listener(seeds, run["models"]["serve"], None, items, choice, 5)
+    batch, _ = serve(run, world, choice)
+    batch = batch[batch["user"].astype(str) == user]
+    assert cold["artist"].tolist() == batch["artist"].astype(str).tolist()
 
 
 def test_artefacts_survive_parquet_and_text_round_trips(run, world, tmp_path):
@@ -204,5 +265,4 @@ def test_artefacts_survive_parquet_and_text_round_trips(run, world, tmp_path):
         50,
     )
     pd.testing.assert_frame_equal(top, run["reranked_topk"])
-    frame = R._stage(back["dataset"], "val")
-    assert frame["label"].sum() == R._stage(run["dataset"], "val")["label"].sum()
+    assert back["dataset"]["label"].sum() == run["dataset"]["label"].sum()

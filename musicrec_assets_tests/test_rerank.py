@@ -1,44 +1,56 @@
-"""Rerank features carry real signal; LambdaRank training is held-out, deterministic, text-saved."""
+"""Rerank features carry real signal; training is held-out, deterministic, text-saved."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_assets.core.als import fit_als
-from musicrec_assets.core.candidates import als_candidates
-from musicrec_assets.core.config import ALSConfig, RerankerConfig
+from musicrec_assets.core.candidates import collect_candidates, iter_candidates
+from musicrec_assets.core.config import ALSConfig, EASEConfig, RerankerConfig
 from musicrec_assets.core.features import Z_COLUMNS, item_features, user_profiles
+from musicrec_assets.core.generators import fit_stage
 from musicrec_assets.core.protocol import stage_data
 from musicrec_assets.core.rerank import (
-    FEATURES,
+    CONTENT_FEATURES,
+    GAP_AT,
+    RankData,
     booster_from_text,
     booster_to_text,
+    feature_names,
+    fit_booster,
+    out_of_fold,
     predict,
     rerank_frame,
     split_listeners,
-    train_ranker,
 )
 from musicrec_assets_tests.model_data import make_world
 
 RCFG = RerankerConfig(n_estimators=30, min_child_samples=5, early_stopping_rounds=10)
+GENERATORS = ("als", "ease", "popularity")
 
 
 @pytest.fixture(scope="module")
 def parts():
     world = make_world(220, 160, 6, seed=11, unmatched_share=0.15)
     sd = stage_data(world.splits, "val")
-    model = fit_als(sd.fit, ALSConfig(factors=8, iterations=6), 1)
-    cand = als_candidates(model, sd.seen, sd.target_users, 40)
+    settings = {
+        "als": ALSConfig(factors=8, iterations=6),
+        "ease": EASEConfig(regularization=50.0),
+        "popularity": None,
+    }
+    models = fit_stage(sd.fit, settings, 1)
+    cand = collect_candidates(iter_candidates(models, sd.seen, sd.target_users, 40))
     items = item_features(sd.fit, world.artist_vectors, world.artist_catalog)
     profiles = user_profiles(sd.fit, items)
-    frame = rerank_frame(cand, profiles, items, sd.labels, chunk_rows=1000)
+    frame = rerank_frame(cand, profiles, items, GENERATORS, sd.labels, chunk_rows=1000)
     return {"sd": sd, "cand": cand, "items": items, "profiles": profiles, "frame": frame}
 
 
 def test_every_feature_varies(parts):
     frame = parts["frame"]
-    assert list(frame.columns) == ["user", "artist", "label", *FEATURES]
-    for f in FEATURES:
+    features = feature_names(GENERATORS)
+    assert list(frame.columns) == ["user", "artist", "label", *features]
+    assert set(CONTENT_FEATURES) < set(features)
+    for f in features:
         values = frame[f].to_numpy(dtype=float)
         assert np.isfinite(values).any(), f
         assert np.nanstd(values) > 0, f"{f} is constant"
@@ -75,8 +87,27 @@ def test_profile_distances_by_hand(parts):
     )
     assert row["l2_profile"] == pytest.approx(np.linalg.norm(u - v), rel=1e-4)
     assert row["absdiff_profile"] == pytest.approx(np.abs(u - v).mean(), rel=1e-4)
-    assert row["als_rank_inv"] == pytest.approx(1 / row["als_rank"])
-    assert row["als_x_cos"] == pytest.approx(row["als_score"] * row["cos_profile"], rel=1e-4)
+
+
+@pytest.mark.parametrize("g", GENERATORS)
+def test_relative_scores_by_hand(parts, g):
+    """z-score within the listener's candidates, gap to their 10th best, ratio to their best,
+    log-rank, and how many generators proposed the artist, recomputed with plain pandas."""
+    frame = parts["frame"]
+    for user in frame["user"].astype(str).unique()[:5]:
+        mine = frame[frame["user"].astype(str) == user]
+        s = mine[f"{g}_score"].to_numpy(dtype=np.float64)
+        known = np.isfinite(s)
+        z = (s - s[known].mean()) / s[known].std()
+        np.testing.assert_allclose(mine[f"{g}_z"], z, rtol=1e-4, atol=1e-5)
+        tenth = np.sort(s[known])[::-1][min(GAP_AT, known.sum()) - 1]
+        np.testing.assert_allclose(mine[f"{g}_gap10"], s - tenth, rtol=1e-4, atol=1e-5)
+        best = s[known].max()
+        expect = s / best if best > 0 else np.full(len(s), np.nan)
+        np.testing.assert_allclose(mine[f"{g}_ratio"], expect, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(mine[f"{g}_log_rank"], np.log(mine[f"{g}_rank"]), rtol=1e-5)
+        proposed = sum(mine[f"{h}_rank"].notna() for h in GENERATORS)
+        np.testing.assert_array_equal(mine["n_generators"], proposed)
 
 
 def test_split_listeners_is_seeded_and_disjoint():
@@ -87,28 +118,51 @@ def test_split_listeners_is_seeded_and_disjoint():
     assert list(again[1]) == list(held)
 
 
-def test_train_ranker_is_deterministic_and_saved_as_text(parts):
+def _data(frame):
+    return RankData(frame, feature_names(GENERATORS), {"num_threads": 2, "verbose": -1})
+
+
+@pytest.mark.parametrize("objective", ["binary", "lambdarank"])
+def test_fit_booster_is_deterministic_and_saved_as_text(parts, objective):
     frame = parts["frame"]
-    a, info = train_ranker(frame, RCFG, seed=5)
-    b, _ = train_ranker(frame.sample(frac=1.0, random_state=1), RCFG, seed=5)
+    data = _data(frame)
+    every = np.ones(len(data.sizes), dtype=bool)
+    a, info = fit_booster(data, every, RCFG, objective, seed=5)
+    shuffled = _data(frame.sample(frac=1.0, random_state=1))
+    b, _ = fit_booster(shuffled, every, RCFG, objective, seed=5)
     assert booster_to_text(a) == booster_to_text(b)
-    assert set(info["importance_gain"]) == set(FEATURES)
     assert 1 <= info["best_iteration"] <= RCFG.n_estimators
     assert a.current_iteration() == info["best_iteration"]
-    assert info["valid_listeners"] > 0 and info["train_listeners"] > info["valid_listeners"]
+    assert info["valid_queries"] > 0 and info["train_queries"] > info["valid_queries"]
     positives = frame.groupby("user", observed=True)["label"].sum()
-    assert info["dropped_no_positive_train"] + info["dropped_no_positive_valid"] == int(
-        (positives == 0).sum()
-    )
+    assert info["dropped_no_positive"] == int((positives == 0).sum())
     loaded = booster_from_text(booster_to_text(a))
     np.testing.assert_allclose(predict(loaded, frame), predict(a, frame))
+    fixed, info = fit_booster(data, every, RCFG, objective, seed=5, rounds=7)
+    assert fixed.current_iteration() == 7 and info["valid_queries"] == 0
+
+
+def test_out_of_fold_scores_never_come_from_a_model_that_saw_the_listener(parts):
+    frame = parts["frame"]
+    data = _data(frame)
+    cfg = RerankerConfig(n_estimators=20, min_child_samples=5, crossfit=3)
+    scores, infos = out_of_fold(data, cfg, "binary", seed=3)
+    assert np.isfinite(scores).all() and len(infos) == 3
+    # every listener is scored by the model of its own group, trained without that group
+    for info in infos:
+        assert info["train_queries"] + info["valid_queries"] < len(data.sizes)
+    again, _ = out_of_fold(_data(frame.sample(frac=1.0, random_state=2)), cfg, "binary", 3)
+    order = frame.sample(frac=1.0, random_state=2).index
+    np.testing.assert_allclose(again, scores[order])
 
 
 def test_reranker_learns_from_content(parts):
-    """On held-out listeners the ranker orders candidates better than ALS alone."""
+    """On listeners it never saw, the ranker orders candidates better than ALS alone."""
     frame = parts["frame"]
-    booster, info = train_ranker(frame, RCFG, seed=5)
-    _, held = split_listeners(frame["user"].astype(str).unique(), RCFG.valid_fraction, 5)
+    fit, held = split_listeners(frame["user"].astype(str).unique(), 0.3, 5)
+    train = frame[frame["user"].astype(str).isin(fit)]
+    data = _data(train)
+    booster, _ = fit_booster(data, np.ones(len(data.sizes), dtype=bool), RCFG, "lambdarank", 5)
     test = frame[frame["user"].astype(str).isin(held)].copy()
     test["ranker"] = predict(booster, test)
 
@@ -118,11 +172,12 @@ def test_reranker_learns_from_content(parts):
 
     test["als"] = test["als_score"]
     assert mean_rank_of_positives("ranker") < mean_rank_of_positives("als")
-    assert info["importance_gain"]["genre_overlap"] + info["importance_gain"]["tempo_diff"] > 0
+    gain = dict(zip(booster.feature_name(), booster.feature_importance("gain"), strict=True))
+    assert gain["genre_overlap"] + gain["tempo_diff"] > 0
 
 
 def test_empty_candidates_give_an_empty_frame(parts):
     empty = parts["cand"].iloc[:0]
-    out = rerank_frame(empty, parts["profiles"], parts["items"])
-    assert len(out) == 0 and list(out.columns) == ["user", "artist", *FEATURES]
+    out = rerank_frame(empty, parts["profiles"], parts["items"], GENERATORS)
+    assert len(out) == 0 and list(out.columns) == ["user", "artist", *feature_names(GENERATORS)]
     assert isinstance(out, pd.DataFrame)

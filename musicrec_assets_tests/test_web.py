@@ -202,7 +202,13 @@ def test_model_tab(client: Client) -> None:
     message, evaluation, artifacts = client.predict(api_name="/model_report")
     assert "K = 10" in message and "Candidate recall" in message
     systems = [row[0] for row in evaluation["data"]]
-    assert systems == ["popularity", "als", "itemknn", "reranked"]
+    assert systems == ["als", "ease", "rp3beta", "itemknn", "popularity", "reranked", "served"]
+    validation = {row[0]: row[-1] for row in evaluation["data"]}
+    assert validation["als"] == pytest.approx(0.07) and validation["reranked"] == pytest.approx(
+        0.072
+    )
+    plain = message.replace("\\", "")  # the page escapes markdown
+    assert "Served: als" in plain and "lower bound -0.0040" in plain
     built = {row[0]: row[1] for row in artifacts["data"]}
     assert built["reranked_topk.parquet"].endswith("UTC")
     assert built["reranker.txt"] == "missing"
@@ -337,8 +343,8 @@ def test_store_is_safe_under_concurrent_reloads(storage: Path, tmp_path: Path) -
 @pytest.mark.slow
 def test_page_on_real_model_artifacts(tmp_path: Path) -> None:
     """Artifacts written by the real model core (dtypes, npz layout, booster, report), not fakes."""
-    from musicrec_assets.core import recommend
     from musicrec_assets.core.artifacts import write_json, write_npz, write_text
+    from musicrec_assets.core.generators import stages_to_npz
     from musicrec_assets_tests.model_data import make_world, run_pipeline
 
     world = make_world(n_users=120, n_artists=100)
@@ -356,9 +362,10 @@ def test_page_on_real_model_artifacts(tmp_path: Path) -> None:
         artist_tracks(world.artist_catalog, tracks, 10), storage / "artist_tracks.parquet"
     )
     write_parquet(out["item_features"], storage / "item_features.parquet")
-    write_npz(recommend.models_to_npz(out["models"]), storage / "als_model.npz")
+    write_npz(stages_to_npz(out["models"]), storage / "generator_models.npz")
     write_text(out["booster"].model_to_string(), storage / "reranker.txt")
     write_json(out["report"], storage / "evaluation_report.json")
+    write_json(out["choice"], storage / "reranker_validation.json")
 
     page = PlaylistPage(ArtifactStore(storage), PlaylistConfig())
     status, users, seeds = page.page_state()
@@ -369,7 +376,7 @@ def test_page_on_real_model_artifacts(tmp_path: Path) -> None:
     assert fresh.playlist is not None and len(fresh.playlist) > 0, fresh.message
     assert not set(fresh.playlist["artist"]) & set(seeds[:3])
     evaluation = page.model_report()[1]
-    assert evaluation["system"].tolist() == list(recommend.SYSTEMS)
+    assert evaluation["system"].tolist() == list(out["report"]["systems"])
 
 
 def test_twenty_concurrent_clients_get_the_sequential_answers(client: Client) -> None:

@@ -39,6 +39,19 @@ GENRES = {
 }
 
 
+GATE = {
+    "reranked_ndcg": 0.072,
+    "best_ndcg": 0.07,
+    "best_generator": "als",
+    "diff": 0.002,
+    "lower": -0.004,
+    "upper": 0.008,
+    "confidence": 0.9,
+    "listeners": 6,
+    "passed": False,
+}
+
+
 @dataclass(frozen=True)
 class FakeArtifacts:
     """What was written, for assertions."""
@@ -57,15 +70,28 @@ def _write_serving_models(
     catalog: pd.DataFrame,
     seed: int,
 ) -> None:
-    """Serve-stage ALS and item features, exactly as the pipeline writes them (small ALS)."""
+    """Serve-stage generators and item features, exactly as the pipeline writes them (small)."""
     from musicrec_assets.core.artifacts import write_npz
-    from musicrec_assets.core.config import ALSConfig
-    from musicrec_assets.core.recommend import fit_stage_models, models_to_npz, stage_features
+    from musicrec_assets.core.config import (
+        GENERATORS,
+        ALSConfig,
+        EASEConfig,
+        ItemKNNConfig,
+        RP3betaConfig,
+    )
+    from musicrec_assets.core.generators import fit_stages, stages_to_npz
+    from musicrec_assets.core.recommend import stage_features
 
-    als = ALSConfig(factors=8, iterations=5, weighting="log1p")
-    models = fit_stage_models(splits, als, seed, stages=("serve",), num_threads=1)
+    settings = {
+        "als": ALSConfig(factors=8, iterations=5, weighting="log1p"),
+        "ease": EASEConfig(regularization=20.0),
+        "rp3beta": RP3betaConfig(),
+        "itemknn": ItemKNNConfig(),
+        "popularity": None,
+    }
+    models = fit_stages(splits, settings, seed, stages=("serve",), names=GENERATORS, num_threads=1)
     _, items = stage_features(splits, vectors, catalog, stages=("serve",))
-    write_npz(models_to_npz(models), storage_dir / "als_model.npz")
+    write_npz(stages_to_npz(models), storage_dir / "generator_models.npz")
     write_parquet(items, storage_dir / "item_features.parquet")
 
 
@@ -85,8 +111,9 @@ def write_fake_artifacts(
 ) -> FakeArtifacts:
     """Write the page's artifacts into ``storage_dir`` (created) and describe them.
 
-    ``with_models`` also fits the serve-stage ALS and item features with the real core code
-    (``als_model.npz``, ``item_features.parquet``) so the new-listener path runs end to end.
+    ``with_models`` also fits the serve-stage generators and item features with the real core
+    code (``generator_models.npz``, ``item_features.parquet``) so the new-listener path runs
+    end to end.
     """
     rng = np.random.default_rng(seed)
     storage_dir = Path(storage_dir)
@@ -239,16 +266,33 @@ def write_fake_artifacts(
                 "ndcg_ci95": [p * 1.0, p * 1.4],
             }
             for name, p in (
-                ("popularity", 0.05),
                 ("als", 0.09),
+                ("ease", 0.085),
+                ("rp3beta", 0.07),
                 ("itemknn", 0.08),
+                ("popularity", 0.05),
                 ("reranked", 0.11),
+                ("served", 0.09),
             )
         },
-        # No reranker.txt in the fake set: the gate "failed", so serving (and cold start) is ALS.
-        "chosen": {"blend_alpha": 0.5, "use_ranker": False},
-        "validation": {"held_out_listeners": 3, "gate": {"passed": False}},
-        "candidate_recall": {"val": {"micro": 0.58, "users": 6}, "test": {"micro": 0.61}},
+        "chosen": {"served": "als", "blend_alpha": 0.5, "use_ranker": False},
+        "validation": {"gate": GATE},
+        "candidate_recall": {
+            "val": {"union": {"micro": 0.58, "users": 6}, "als": {"micro": 0.5}},
+            "test": {"union": {"micro": 0.61}, "als": {"micro": 0.52}},
+        },
+    }
+    # No reranker.txt in the fake set: the gate failed, so serving (and cold start) is ALS.
+    validation = {
+        "k": 10,
+        "served": "als",
+        "use_ranker": False,
+        "blend_alpha": 0.5,
+        "objective": "binary",
+        "base": "als",
+        "best_generator": "als",
+        "generators_val_ndcg": {"als": 0.07, "ease": 0.065, "popularity": 0.04},
+        "gate": GATE,
     }
 
     write_parquet(tracks, storage_dir / "spotify_tracks.parquet")
@@ -258,6 +302,7 @@ def write_fake_artifacts(
     write_parquet(history, storage_dir / "interaction_splits.parquet")
     write_parquet(recs, storage_dir / "reranked_topk.parquet")
     write_json(report, storage_dir / "evaluation_report.json")
+    write_json(validation, storage_dir / "reranker_validation.json")
     if with_models:
         _write_serving_models(storage_dir, history, vectors, catalog, seed)
     return FakeArtifacts(

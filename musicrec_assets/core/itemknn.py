@@ -12,7 +12,7 @@ from implicit.nearest_neighbours import BM25Recommender, CosineRecommender, TFID
 from threadpoolctl import threadpool_limits
 
 from .config import ITEMKNN_KINDS as KINDS
-from .itemitem import ItemItemModel
+from .itemitem import ItemItemModel, keep_top_per_row
 
 
 def fit_itemknn(
@@ -28,12 +28,13 @@ def fit_itemknn(
 ) -> ItemItemModel:
     """Similarities of a users × artists play matrix (columns = ``artists``, sorted keys) by
     ``kind``; histories are weighted by ``weighting`` when scored."""
+    k = neighbours + 1  # implicit counts each artist as its own neighbour; it is dropped below
     if kind == "cosine":
-        model = CosineRecommender(K=neighbours, num_threads=threads)
+        model = CosineRecommender(K=k, num_threads=threads)
     elif kind == "bm25":
-        model = BM25Recommender(K=neighbours, K1=bm25_k1, B=bm25_b, num_threads=threads)
+        model = BM25Recommender(K=k, K1=bm25_k1, B=bm25_b, num_threads=threads)
     elif kind == "tfidf":
-        model = TFIDFRecommender(K=neighbours, num_threads=threads)
+        model = TFIDFRecommender(K=k, num_threads=threads)
     else:
         raise ValueError(f"itemknn kind must be one of {KINDS}, not {kind!r}")
     with threadpool_limits(1, "blas"), warnings.catch_warnings():
@@ -42,8 +43,9 @@ def fit_itemknn(
         model.fit(sp.csr_matrix(matrix, dtype=np.float32), show_progress=False)
     w = sp.csr_matrix(model.similarity, dtype=np.float32)
     rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
-    w.data[w.indices == rows] = 0.0  # implicit counts each artist as its own neighbour
+    w.data[w.indices == rows] = 0.0
     w.eliminate_zeros()
+    w = keep_top_per_row(w, neighbours)  # when an artist was not among its own K
     params: dict[str, float | int | str] = {
         "kind": kind,
         "neighbours": int(neighbours),

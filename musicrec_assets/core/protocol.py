@@ -158,8 +158,9 @@ def validation_folds(
         return folds
     keep = [c for c in ("user", "artist", "plays", "first_played", "last_played") if c in splits]
     rows = splits.loc[splits["split"].isin(FIT_SPLITS["test"]), [*keep, "split"]]
-    rows = rows.reset_index(drop=True)
     u, vocab = factorize_sorted(rows["user"])
+    order = np.lexsort((factorize_sorted(rows["artist"])[0], u))  # the draw follows the keys,
+    rows, u = rows.iloc[order].reset_index(drop=True), u[order]  # not the table's row order
     target = np.zeros(len(vocab), dtype=bool)
     target[pd.Index(vocab).get_indexer(val.target_users)] = True
     is_val = (rows["split"] == "val").to_numpy()

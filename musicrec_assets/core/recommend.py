@@ -7,7 +7,7 @@ user_profiles, item_features ← stage_features
 rerank_dataset    ← rerank_dataset (validation folds, labelled; never reads the test split)
 reranker, reranker_validation ← fit_reranker (out-of-fold choices, the gate, the final model)
 reranked_topk     ← serve_topk (serve candidates, scored chunk by chunk)
-evaluation_topk, evaluation_report ← evaluate (+ report_markdown)
+evaluation_topk, evaluation_report ← evaluate (+ report.report_markdown)
 web page          ← recommend_new_listener
 
 Stages follow ``protocol``: val fits on train, test on train+val, serve on everything; test labels
@@ -72,9 +72,12 @@ NEW_LISTENER = "__new_listener__"
 # --- model_selection / generator_models ------------------------------------------------------
 
 
-def select_settings(splits: pd.DataFrame, cfg: Config, *, num_threads: int = 2) -> dict[str, Any]:
+def select_settings(
+    splits: pd.DataFrame, cfg: Config, *, num_threads: int = 2
+) -> tuple[dict[str, Any], dict[str, float]]:
     """``model_selection``: every tuned generator's settings searched on the validation stage
-    (fit on train, scored on validation labels), with the config's explicit values fixed."""
+    (fit on train, scored on validation labels), with the config's explicit values fixed;
+    and the seconds each search took."""
     val = stage_data(splits, "val", validate=False)
     return select_models(
         val,
@@ -481,7 +484,6 @@ def evaluate(
     k: int,
     bootstrap: int,
     seed: int,
-    candidate_info: dict[str, Any] | None = None,
     max_users: int | None = None,
     chunk_users: int = 20_000,
     num_threads: int = 2,
@@ -537,16 +539,10 @@ def evaluate(
     eval_topk["rank"] = eval_topk["rank"].astype(np.int32)
     eval_topk["score"] = eval_topk["score"].astype(np.float64)
 
-    recall = {
-        s: v["recall"]
-        for s, v in (candidate_info or {}).items()
-        if isinstance(v, dict) and "recall" in v
-    }
-    recall["test"] = {"union": candidate_recall(cands, labels)}
-    for g in names:
-        recall["test"][g] = candidate_recall(
-            cands[cands[rank_column(g)].notna().to_numpy()], labels
-        )
+    val_cands, val = _part(candidates, "val"), stage_data(splits, "val", validate=False)
+    sampled = pd.Index(factorize_sorted(val_cands["user"])[1]) if len(val_cands) else pd.Index([])
+    val_labels = val.labels[codes_in(sampled, val.labels["user"]) >= 0]
+    recall = {"val": _recalls(val_cands, val_labels, names), "test": _recalls(cands, labels, names)}
     n = int(cands.groupby("user", observed=True).size().max()) if len(cands) else 0
     report = {
         "k": int(k),
@@ -578,62 +574,6 @@ def evaluate(
         "candidate_recall": recall,
     }
     return eval_topk, report
-
-
-def _sampled(report: dict[str, Any]) -> str:
-    total = report.get("chosen", {}).get("test_listeners", report["users_evaluated"])
-    if total <= report["users_evaluated"]:
-        return ""
-    return f" (a seeded sample of {total}: evaluation.max_users)"
-
-
-def report_markdown(report: dict[str, Any]) -> str:
-    """The evaluation report as a markdown table (one row per system) plus the chosen α."""
-    k = report["k"]
-    head = [f"P@{k}", f"R@{k}", f"MAP@{k}", f"NDCG@{k}", "NDCG 95% CI", "hit rate", "coverage"]
-    lines = [
-        f"Test listeners: {report['users_evaluated']}{_sampled(report)}, K = {k}",
-        "",
-        "| system | " + " | ".join(head) + " |",
-        "|---|" + "---|" * len(head),
-    ]
-    for name, m in report["systems"].items():
-        lo, hi = m["ndcg_ci95"]
-        cells = [
-            f"{m['precision']:.4f}",
-            f"{m['recall']:.4f}",
-            f"{m['map']:.4f}",
-            f"{m['ndcg']:.4f}",
-            f"[{lo:.4f}, {hi:.4f}]",
-            f"{m['hit_rate']:.4f}",
-            f"{m['coverage']:.4f}",
-        ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", gate_sentence(report.get("chosen", {}), report.get("validation", {}), k)]
-    for stage, recall in report.get("candidate_recall", {}).items():
-        parts = ", ".join(f"{g} {r['micro']:.3f}" for g, r in recall.items())
-        lines.append(f"Candidate recall ({stage}, share of held-out pairs): {parts}.")
-    return "\n".join(lines) + "\n"
-
-
-def gate_sentence(chosen: dict[str, Any], validation: dict[str, Any], k: int) -> str:
-    """What is served and why, in one sentence (report, asset metadata, the page's Model tab)."""
-    gate = validation.get("gate", {})
-    if not gate:
-        return "No gate decision recorded."
-    verdict = (
-        "serving the reranker"
-        if gate.get("passed")
-        else f"serving the best single generator, {gate.get('best_generator')}"
-    )
-    return (
-        f"Served: {chosen.get('served', '?')}. Gate on {gate.get('listeners')} validation "
-        f"listeners: reranked ({chosen.get('objective')}, α = {chosen.get('blend_alpha')}) "
-        f"NDCG@{k} {gate.get('reranked_ndcg', float('nan')):.4f} vs "
-        f"{gate.get('best_generator')} {gate.get('best_ndcg', float('nan')):.4f}, difference "
-        f"{gate.get('diff', float('nan')):+.4f}, one-sided {gate.get('confidence', 0):.0%} "
-        f"lower bound {gate.get('lower', float('nan')):+.4f}: {verdict}."
-    )
 
 
 # --- cold start ------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from .candidates import rank_column, score_column
 from .config import RerankerConfig
 from .features import Z_COLUMNS, coded_matrix, explode_lists, genre_vocab, list_codes
-from .ids import codes_in, frame_keys, vocab_of
+from .ids import codes_in, sorted_codes, vocab_of
 from .metrics import pair_isin
 from .parallel import ordered_map
 
@@ -375,11 +375,15 @@ class RankData:
     """
 
     def __init__(self, frame: pd.DataFrame, features: tuple[str, ...], params: dict[str, Any]):
-        cols = ("fold", "user") if "fold" in frame else ("user",)
-        query, _ = pd.factorize(frame_keys([frame], cols)[0], sort=True)
-        self.order = np.argsort(query, kind="stable")  # dataset row -> frame row
-        self.sizes = np.bincount(query, minlength=int(query.max(initial=-1)) + 1)
-        self.starts = np.r_[0, np.cumsum(self.sizes)[:-1]]
+        # Queries in (fold, listener) order and each query's rows in artist order (all in string
+        # order), so the model never depends on the order of the frame's rows.
+        fold = frame["fold"].to_numpy() if "fold" in frame else np.zeros(len(frame), np.int8)
+        user = sorted_codes(frame["user"])[0]
+        self.order = np.lexsort((sorted_codes(frame["artist"])[0], user, fold))
+        f, u = fold[self.order], user[self.order]
+        new = np.r_[True, (f[1:] != f[:-1]) | (u[1:] != u[:-1])] if len(f) else np.zeros(0, bool)
+        self.starts = np.flatnonzero(new)
+        self.sizes = np.diff(np.r_[self.starts, len(f)])
         label = frame["label"].to_numpy()[self.order]
         self.positive = np.add.reduceat(label, self.starts) > 0 if len(label) else label > 0
         first = frame["user"].iloc[self.order[self.starts]] if len(label) else frame["user"]
@@ -398,11 +402,9 @@ class RankData:
     def rows(self, queries: np.ndarray) -> np.ndarray:
         """Dataset rows of the selected queries (a boolean mask over queries), in order."""
         q = np.flatnonzero(queries)
-        if not len(q):
-            return np.zeros(0, dtype=np.int64)
-        return np.concatenate(
-            [np.arange(a, a + n) for a, n in zip(self.starts[q], self.sizes[q], strict=True)]
-        )
+        sizes = self.sizes[q]
+        shift = self.starts[q] - np.r_[0, np.cumsum(sizes)[:-1]]
+        return np.arange(int(sizes.sum())) + np.repeat(shift, sizes)
 
     def subset(self, queries: np.ndarray) -> lgb.Dataset:
         return self.data.subset(self.rows(queries).astype(np.int32))

@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import optuna
@@ -29,88 +29,72 @@ from .generators import Settings, StageModels, fit_generator, stage_matrix
 from .metrics import evaluate_topk, relevant_sets
 from .protocol import StageData, sample_users
 
-Suggest = Callable[[str, Callable[[], Any]], Any]
+
+class Param(NamedTuple):
+    """One searched parameter: categorical ``choices`` or a numeric range (log scale or not),
+    searched only when the parameter ``when`` = (other parameter, value) holds."""
+
+    kind: str  # cat | float | int
+    choices: tuple[Any, ...] = ()
+    low: float = 0.0
+    high: float = 0.0
+    log: bool = False
+    when: tuple[str, Any] | None = None
 
 
-def _als(pick: Suggest, trial: optuna.Trial) -> dict[str, Any]:
-    weighting = pick(
-        "weighting", lambda: trial.suggest_categorical("weighting", ["none", "log1p", "bm25"])
-    )
-    params = {
-        "weighting": weighting,
-        "factors": pick("factors", lambda: trial.suggest_categorical("factors", [32, 64, 128])),
-        "regularization": pick(
-            "regularization", lambda: trial.suggest_float("regularization", 0.01, 1000, log=True)
-        ),
-        "alpha": pick("alpha", lambda: trial.suggest_float("alpha", 0.1, 100, log=True)),
-        "iterations": pick("iterations", lambda: trial.suggest_int("iterations", 5, 40)),
-    }
-    if weighting == "bm25":
-        params["bm25_k1"] = pick(
-            "bm25_k1", lambda: trial.suggest_float("bm25_k1", 0.5, 200, log=True)
-        )
-        params["bm25_b"] = pick("bm25_b", lambda: trial.suggest_float("bm25_b", 0.0, 1.0))
-    return params
-
-
-def _ease(pick: Suggest, trial: optuna.Trial) -> dict[str, Any]:
-    return {
-        "regularization": pick(
-            "regularization", lambda: trial.suggest_float("regularization", 1.0, 1e5, log=True)
-        ),
-        "weighting": pick(
-            "weighting", lambda: trial.suggest_categorical("weighting", ["binary", "log1p"])
-        ),
-    }
-
-
-def _rp3beta(pick: Suggest, trial: optuna.Trial) -> dict[str, Any]:
-    return {
-        "alpha": pick("alpha", lambda: trial.suggest_float("alpha", 0.1, 2.0)),
-        "beta": pick("beta", lambda: trial.suggest_float("beta", 0.0, 1.0)),
-        "neighbours": pick(
-            "neighbours", lambda: trial.suggest_int("neighbours", 10, 500, log=True)
-        ),
-        "weighting": pick(
-            "weighting", lambda: trial.suggest_categorical("weighting", ["binary", "log1p"])
-        ),
-    }
-
-
-def _itemknn(pick: Suggest, trial: optuna.Trial) -> dict[str, Any]:
-    kind = pick("kind", lambda: trial.suggest_categorical("kind", list(ITEMKNN_KINDS)))
-    params = {
-        "kind": kind,
-        "neighbours": pick(
-            "neighbours", lambda: trial.suggest_int("neighbours", 10, 500, log=True)
-        ),
-        "weighting": pick(
-            "weighting", lambda: trial.suggest_categorical("weighting", list(WEIGHTINGS))
-        ),
-    }
-    if kind == "bm25":
-        params["bm25_k1"] = pick(
-            "bm25_k1", lambda: trial.suggest_float("bm25_k1", 0.5, 200, log=True)
-        )
-        params["bm25_b"] = pick("bm25_b", lambda: trial.suggest_float("bm25_b", 0.0, 1.0))
-    return params
-
-
-SPACES: dict[str, Callable[[Suggest, optuna.Trial], dict[str, Any]]] = {
-    "als": _als,
-    "ease": _ease,
-    "rp3beta": _rp3beta,
-    "itemknn": _itemknn,
+_BM25 = ("weighting", "bm25")
+SPACES: dict[str, dict[str, Param]] = {
+    "als": {
+        "weighting": Param("cat", ("none", "log1p", "bm25")),
+        "bm25_k1": Param("float", low=0.5, high=200.0, log=True, when=_BM25),
+        "bm25_b": Param("float", low=0.0, high=1.0, when=_BM25),
+        "factors": Param("cat", (32, 64, 128)),
+        "regularization": Param("float", low=0.01, high=1000.0, log=True),
+        "alpha": Param("float", low=0.1, high=100.0, log=True),
+        "iterations": Param("int", low=5, high=40),
+    },
+    "ease": {
+        "regularization": Param("float", low=1.0, high=1e5, log=True),
+        "weighting": Param("cat", ("binary", "log1p")),
+    },
+    "rp3beta": {
+        "alpha": Param("float", low=0.1, high=2.0),
+        "beta": Param("float", low=0.0, high=1.0),
+        "neighbours": Param("int", low=10, high=500, log=True),
+        "weighting": Param("cat", ("binary", "log1p")),
+    },
+    "itemknn": {
+        "kind": Param("cat", ITEMKNN_KINDS),
+        "bm25_k1": Param("float", low=0.5, high=200.0, log=True, when=("kind", "bm25")),
+        "bm25_b": Param("float", low=0.0, high=1.0, when=("kind", "bm25")),
+        "neighbours": Param("int", low=10, high=500, log=True),
+        "weighting": Param("cat", WEIGHTINGS),
+    },
 }
 
 
-def search_space(name: str, fixed: dict[str, Any], trial: optuna.Trial) -> dict[str, Any]:
-    """One trial's parameters for generator ``name``; keys in ``fixed`` keep their value."""
-
-    def pick(key: str, suggest: Callable[[], Any]) -> Any:
-        return fixed[key] if key in fixed else suggest()
-
-    return SPACES[name](pick, trial)
+def search_space(
+    name: str, fixed: dict[str, Any], base: dict[str, Any], trial: optuna.Trial
+) -> dict[str, Any]:
+    """One trial's parameters for generator ``name``: keys in ``fixed`` keep their value, the
+    others are suggested from ``SPACES`` (widened to include the configured value ``base``, so
+    the config's own settings are always a point of the space)."""
+    params: dict[str, Any] = {}
+    for key, p in SPACES[name].items():
+        if p.when is not None and params.get(p.when[0]) != p.when[1]:
+            continue
+        if key in fixed:
+            params[key] = fixed[key]
+        elif p.kind == "cat":
+            choices = p.choices if base[key] in p.choices else (*p.choices, base[key])
+            params[key] = trial.suggest_categorical(key, list(choices))
+        else:
+            low, high = min(p.low, base[key]), max(p.high, base[key])
+            if p.log:
+                low = max(low, 1e-6)
+            suggest = trial.suggest_int if p.kind == "int" else trial.suggest_float
+            params[key] = suggest(key, low, high, log=p.log)
+    return params
 
 
 def configured(name: str, setting: Any) -> dict[str, Any]:
@@ -150,13 +134,14 @@ def select_models(
     *,
     num_threads: int = 2,
     clock: Callable[[], float] = time.perf_counter,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, float]]:
     """Search each tuned generator's settings on ``val`` (train fit, validation labels).
 
     ``settings`` are the config's sections (the starting point); ``fixed`` the keys the config
-    sets explicitly per generator. Returns ``{"chosen": {generator: params}, "generators":
-    {generator: summary}, "trials": [one dict per trial], ...}``: the ``model_selection``
-    artifact.
+    sets explicitly per generator. Returns (``{"chosen": {generator: params}, "generators":
+    {generator: summary}, "trials": [one dict per trial], ...}``, the ``model_selection``
+    artifact, which holds no clock readings so that a seed gives the same bytes; and the seconds
+    each study took).
     """
     users = sample_users(val.target_users, cfg.max_users, seed)
     labels = val.labels[val.labels["user"].isin(users)]
@@ -166,13 +151,14 @@ def select_models(
     matrix = stage_matrix(val.fit) if set(names) - {"als"} else None
     start = clock()
     deadline = start + cfg.seconds
+    seconds: dict[str, float] = {}
     trials: list[dict[str, Any]] = []
     chosen: dict[str, dict[str, Any]] = {}
     summary: dict[str, dict[str, Any]] = {}
     logging.getLogger("optuna").setLevel(logging.WARNING)
     for index, name in enumerate(names):
         base = settings[name]
-        own_fixed = {key: v for key, v in fixed.get(name, {}).items() if key in _keys(name)}
+        own_fixed = {key: v for key, v in fixed.get(name, {}).items() if key in SPACES[name]}
         remaining = sum(budget[g] for g in names[index:])
         share = max(deadline - clock(), 0.0) * budget[name] / remaining if remaining else 0.0
         t0 = clock()
@@ -180,14 +166,11 @@ def select_models(
         def objective(
             trial: optuna.Trial, name: str = name, base: Any = base, own_fixed: dict = own_fixed
         ) -> float:
-            params = search_space(name, own_fixed, trial)
+            params = search_space(name, own_fixed, dataclasses.asdict(base), trial)
             setting = dataclasses.replace(base, **params)
-            began = clock()
-            value = validation_ndcg(
+            return validation_ndcg(
                 name, setting, val, users, k, seed, matrix=matrix, num_threads=num_threads
             )
-            trial.set_user_attr("seconds", round(clock() - began, 3))
-            return value
 
         study = optuna.create_study(
             direction="maximize",
@@ -197,64 +180,58 @@ def select_models(
         )
         first = {**configured(name, base), **own_fixed}
         study.enqueue_trial({p: v for p, v in first.items() if p not in own_fixed})
-        n_trials = max(budget[name], 1)  # the configured values are always scored
-        study.optimize(objective, n_trials=n_trials, timeout=share if budget[name] else None)
+        n_trials = max(budget[name], 1)
+        study.optimize(objective, n_trials=1)  # the configured values, whatever the clock says
+        while len(study.trials) < n_trials and clock() - t0 < share:
+            study.optimize(objective, n_trials=1)
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         best = max(done, key=lambda t: (t.value, -t.number))
-        params = {**configured(name, base), **own_fixed, **best.params}
-        params = {p: v for p, v in params.items() if p in search_keys(name, params)}
+        merged = {**configured(name, base), **own_fixed, **best.params}
+        params = {p: merged[p] for p in search_keys(name, merged)}
         chosen[name] = params
         summary[name] = {
             "val_ndcg": float(best.value),
             "configured_val_ndcg": float(done[0].value),
             "trials": len(done),
             "budget_trials": budget[name],
-            "seconds": round(clock() - t0, 3),
             "stopped": "trials" if len(done) >= n_trials else "time",
             "best_trial": best.number,
             "fixed": sorted(own_fixed),
             "params": params,
         }
+        seconds[name] = round(clock() - t0, 3)
         for t in done:
             trials.append(
                 {
                     "generator": name,
                     "trial": t.number,
                     "ndcg": float(t.value),
-                    "seconds": t.user_attrs.get("seconds"),
-                    "params": {**own_fixed, **t.params},
+                    "params": {
+                        p: {**own_fixed, **t.params}[p]
+                        for p in search_keys(name, {**own_fixed, **t.params})
+                    },
                 }
             )
     return {
         "k": k,
         "metric": f"ndcg@{k}",
         "validation_listeners": len(users),
-        "seconds": round(clock() - start, 3),
         "budget_seconds": cfg.seconds,
         "enabled": cfg.enabled,
         "chosen": chosen,
         "generators": summary,
         "trials": trials,
-    }
+    }, {**seconds, "total": round(clock() - start, 3)}
 
 
-def _keys(name: str) -> set[str]:
-    """Every parameter the search space of ``name`` can set."""
-    everything = {
-        "als": {"weighting", "factors", "regularization", "alpha", "iterations"}
-        | {"bm25_k1", "bm25_b"},
-        "ease": {"regularization", "weighting"},
-        "rp3beta": {"alpha", "beta", "neighbours", "weighting"},
-        "itemknn": {"kind", "neighbours", "weighting", "bm25_k1", "bm25_b"},
-    }
-    return everything[name]
-
-
-def search_keys(name: str, params: dict[str, Any]) -> set[str]:
-    """The parameters that matter for these values (BM25's K1/B only with BM25)."""
-    keys = _keys(name)
-    bm25 = params.get("weighting" if name == "als" else "kind") == "bm25"
-    return keys if bm25 else keys - {"bm25_k1", "bm25_b"}
+def search_keys(name: str, params: dict[str, Any]) -> tuple[str, ...]:
+    """The searched parameters that matter for these values (BM25's K1/B only with BM25), in
+    the order of ``SPACES`` (so a choice is written the same way every time)."""
+    return tuple(
+        key
+        for key, p in SPACES[name].items()
+        if p.when is None or params.get(p.when[0]) == p.when[1]
+    )
 
 
 def trials_frame(selection: dict[str, Any]) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from musicrec_assets.core.ids import (
     shared_codes,
     sorted_in,
 )
-from musicrec_assets.core.recommend import gate_sentence
+from musicrec_assets.core.report import gate_sentence
 from musicrec_assets.core.schema import (
     LISTENS_COLUMNS,
     SPLITS,

@@ -17,6 +17,7 @@ import pandas as pd
 
 from musicrec_assets.core import recommend
 from musicrec_assets.core.generators import stages_from_npz, stages_to_npz
+from musicrec_assets.core.report import gate_sentence, report_markdown
 from musicrec_assets.core.rerank import booster_from_text, booster_to_text
 from musicrec_assets.core.tuning import trials_frame
 from musicrec_assets.defs.meta import flat, preview
@@ -39,9 +40,9 @@ def model_selection(
     on train only; Optuna TPE, seeded, within [tuning]'s trial and time budget); explicit config
     values are fixed. Every trial is in the artifact and in the metadata."""
     cfg = musicrec.load()
-    selection = recommend.select_settings(interaction_splits, cfg, num_threads=THREADS)
+    selection, seconds = recommend.select_settings(interaction_splits, cfg, num_threads=THREADS)
     meta: dict[str, Any] = {
-        "seconds": selection["seconds"],
+        "seconds": seconds["total"],
         "budget_seconds": selection["budget_seconds"],
         "validation_listeners": selection["validation_listeners"],
         "trials": dg.MetadataValue.md(trials_frame(selection).to_markdown(index=False) or "none"),
@@ -51,6 +52,7 @@ def model_selection(
         meta[f"{name}/configured_val_ndcg"] = float(g["configured_val_ndcg"])
         meta[f"{name}/trials"] = int(g["trials"])
         meta[f"{name}/stopped"] = g["stopped"]
+        meta[f"{name}/seconds"] = seconds[name]
         meta[f"{name}/chosen"] = dg.MetadataValue.json(g["params"])
     return dg.Output(selection, metadata=meta)
 
@@ -217,7 +219,7 @@ def reranker_assets(
         output_name="reranker_validation",
         metadata={
             "served": validation["served"],
-            "decision": recommend.gate_sentence(validation, validation, validation["k"]),
+            "decision": gate_sentence(validation, validation, validation["k"]),
             "objective": validation["objective"],
             "blend_alpha": float(validation["blend_alpha"]),
             "base": validation["base"],
@@ -329,7 +331,7 @@ def evaluation(
         report,
         output_name="evaluation_report",
         metadata={
-            "report": dg.MetadataValue.md(recommend.report_markdown(report)),
+            "report": dg.MetadataValue.md(report_markdown(report)),
             "users_evaluated": report["users_evaluated"],
             "served": report["chosen"]["served"],
             **ndcg,
