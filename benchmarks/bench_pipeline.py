@@ -493,7 +493,8 @@ def print_table(res: dict[str, Any]) -> None:
     print("    execute_in_process call; step = the op's own time from Dagster events, split into")
     print("    load inputs / compute / write outputs; checks = its asset checks' steps; peak MB =")
     print("    peak RSS during the call; load1 = 1-min load average when the child started)")
-    print()
+    if res.get("targets"):
+        print()
     for t in res.get("targets", []):
         print(f"target {t['target']:<44} {t['verdict']:<7} {t['detail']}")
 
