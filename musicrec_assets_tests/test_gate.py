@@ -151,17 +151,45 @@ def test_noise_ranker_with_few_listeners_falls_back_to_the_best_generator(seed):
     assert out["served"] == out["best_generator"]
 
 
-def test_best_generator_is_judged_on_the_folds_no_setting_was_tuned_on():
+def test_best_generator_uses_every_fold_and_the_gate_the_untuned_folds():
     # g1 ranks well on fold 0 only (where the settings were searched), g2 on folds 1 and 2
     signal = {"g1": {0: 3.0, 1: 0.0, 2: 0.0}, "g2": {0: 0.0, 1: 3.0, 2: 3.0}}
     frame, labels = _world(1, 30, signal, folds=(0, 1, 2))
     out = _choose(frame, {"binary": frame["label"].to_numpy(float)}, ("g1", "g2"), labels=labels)
-    _, judges = _halves(frame)
-    hand = {g: _ndcg_by_rank(frame, f"{g}_rank", (1, 2), judges) for g in ("g1", "g2")}
+    hand = {g: _ndcg_by_rank(frame, f"{g}_rank", (0, 1, 2)) for g in ("g1", "g2")}
     assert out["generators_val_ndcg"] == pytest.approx(hand)
     assert hand["g2"] > hand["g1"]
     assert out["best_generator"] == out["base"] == out["gate"]["best_generator"] == "g2"
-    assert out["gate"]["best_ndcg"] == pytest.approx(hand["g2"])
+    _, judges = _halves(frame)  # the gate compares on the judging half, folds 1 and 2 only
+    assert out["gate"]["best_ndcg"] == pytest.approx(
+        _ndcg_by_rank(frame, "g2_rank", (1, 2), judges)
+    )
+
+
+def test_too_few_listeners_never_serve_the_reranker():
+    frame, labels = _world(0, 40, {"g1": {0: 1.0}, "g2": {0: 2.0}})
+    perfect = frame["label"].to_numpy(dtype=float)
+    args = {"k": K, "n_catalogue": N_CATALOGUE, "grid": GRID, "alpha": "auto"}
+    args |= {"confidence": 0.9, "bootstrap": 300, "seed": 0}
+    out = choose_ranking(
+        frame.drop(columns="label"),
+        labels,
+        {"binary": perfect},
+        ("g1", "g2"),
+        min_listeners=21,
+        **args,
+    )
+    assert out["gate"]["lower"] > 0  # clearly better, but only 20 listeners judge it
+    assert out["gate"]["passed"] is False and out["served"] == "g2"
+    out = choose_ranking(
+        frame.drop(columns="label"),
+        labels,
+        {"binary": perfect},
+        ("g1", "g2"),
+        min_listeners=20,
+        **args,
+    )
+    assert out["served"] == "reranked"
 
 
 def test_alpha_and_objective_are_chosen_on_the_other_half_of_the_listeners():

@@ -114,7 +114,7 @@ class TuningConfig:
     the whole search (seconds); a result depends on the machine only if the cap cuts it."""
 
     enabled: bool = True
-    seconds: float = 45.0
+    seconds: float = 120.0
     trials: dict[str, int] = field(
         default_factory=lambda: {"als": 40, "ease": 8, "rp3beta": 14, "itemknn": 12}
     )
@@ -135,13 +135,14 @@ class RerankerConfig:
     history, generators refit per fold) give it enough listeners, used only while fewer than
     ``fold_listeners`` listener-folds are available; the gate serves it only when a paired
     bootstrap over validation listeners shows it better than the best single generator with
-    ``gate_confidence``."""
+    ``gate_confidence``, judged by at least ``gate_min_listeners`` listeners."""
 
     objectives: tuple[str, ...] = OBJECTIVES
     folds: int = 4
     fold_listeners: int = 20_000
     crossfit: int = 3  # listener groups of the out-of-fold predictions (objective, α, gate)
     gate_confidence: float = 0.9
+    gate_min_listeners: int = 100  # fewer judging listeners: the reranker is never served
     n_estimators: int = 500
     learning_rate: float = 0.05
     num_leaves: int = 15
@@ -149,7 +150,7 @@ class RerankerConfig:
     feature_fraction: float = 0.9
     bagging_fraction: float = 0.9
     lambda_l2: float = 1.0
-    early_stopping_rounds: int = 30
+    early_stopping_rounds: int = 15
     valid_fraction: float = 0.25  # share of validation listeners held out for early stopping
     eval_at: int = 10
 

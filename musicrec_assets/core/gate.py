@@ -7,11 +7,12 @@ searched on fold 0 (the validation split), so there they look better than they a
 uses the extra folds, where no setting was chosen (fold 0 only when there is a single fold, on
 large data sets), and the validation listeners are split in two seeded halves: on one the
 objective and the blend α are chosen, on the other the gate is judged, so its evidence is not
-the data the choices were made on. The best single generator is the one with the highest NDCG on
-the gate's half; the reranker is served only when a paired bootstrap over those listeners (each
-listener's NDCG averaged over the folds) puts it above that generator with the configured
-confidence; otherwise that generator is served. On small data sets the interval is wide, so
-they fall back instead of serving a loss.
+the data the choices were made on. The best single generator — the fallback — is chosen on all
+the validation evidence (every fold, every listener). The reranker is served only when a paired
+bootstrap over the gate's listeners (each listener's NDCG averaged over the folds) puts it above
+that generator with the configured confidence, and only when at least ``min_listeners`` judge
+it: a percentile bootstrap over a few dozen listeners is too narrow to trust, so small data sets
+fall back instead of serving a loss.
 """
 
 from __future__ import annotations
@@ -79,15 +80,16 @@ def choose_ranking(
     confidence: float,
     bootstrap: int,
     seed: int,
+    min_listeners: int = 0,
 ) -> dict[str, Any]:
     """The ``reranker_validation`` decision.
 
     ``frame``: validation candidates of every fold (``fold, user, artist`` and each generator's
     ``<g>_score``/``<g>_rank``); ``labels``: ``fold, user, artist`` held out per fold; ``oof``:
-    per objective, out-of-fold ranker scores aligned with ``frame``. Returns the best generator
-    and each generator's NDCG on the gate's listeners, the objective and α chosen on the other
-    half with their sweeps, and the gate (paired bootstrap of the reranked blend against the
-    best generator over the gate's listeners).
+    per objective, out-of-fold ranker scores aligned with ``frame``. Returns each generator's
+    NDCG over every fold and the best of them, the objective and α chosen on one half of the
+    listeners with their sweeps, and the gate (paired bootstrap of the reranked blend against
+    the best generator over the other half).
     """
     folds = sorted(int(f) for f in frame["fold"].unique())
     gate_folds = [f for f in folds if f > 0] or [0]
@@ -96,8 +98,9 @@ def choose_ranking(
     on_folds = frame["fold"].isin(gate_folds).to_numpy()
     judged, chosen_on = in_half & on_folds, ~in_half & on_folds
     judge_labels = labels[labels["user"].isin(judges)]
-    gens = generator_ndcg(frame[judged], judge_labels, generators, gate_folds, k, n_catalogue)
-    best = max(generators, key=lambda g: (gens[g].mean(), -generators.index(g)))
+    everywhere = generator_ndcg(frame, labels, generators, folds, k, n_catalogue)
+    best = max(generators, key=lambda g: (everywhere[g].mean(), -generators.index(g)))
+    gens = generator_ndcg(frame[judged], judge_labels, (best,), gate_folds, k, n_catalogue)
     base = score_column(best)
     grid = tuple(float(a) for a in grid)
     auto = alpha == "auto"
@@ -127,7 +130,8 @@ def choose_ranking(
     test = paired_bootstrap(
         reranked.to_numpy(), compared.to_numpy(), bootstrap, seed, confidence=confidence
     )
-    passed = bool(a > 0 and test["lower"] > 0)
+    enough = len(reranked) >= min_listeners
+    passed = bool(a > 0 and test["lower"] > 0 and enough)
     return {
         "k": k,
         "folds": len(folds),
@@ -138,7 +142,7 @@ def choose_ranking(
         "blend_alpha": a,
         "alpha_mode": "auto" if auto else "fixed",
         "base": best,
-        "generators_val_ndcg": {g: float(gens[g].mean()) for g in generators},
+        "generators_val_ndcg": {g: float(everywhere[g].mean()) for g in generators},
         "best_generator": best,
         "gate": {
             "reranked_ndcg": float(reranked.mean()),
@@ -147,6 +151,7 @@ def choose_ranking(
             "confidence": confidence,
             "bootstrap": bootstrap,
             "listeners": len(reranked),
+            "min_listeners": min_listeners,
             **test,
             "passed": passed,
         },

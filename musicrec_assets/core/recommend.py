@@ -350,6 +350,7 @@ def fit_reranker(
         confidence=cfg.reranker.gate_confidence,
         bootstrap=cfg.evaluation.bootstrap,
         seed=cfg.seed,
+        min_listeners=cfg.reranker.gate_min_listeners,
     )
     iterations = [c["best_iteration"] for c in crossfit[choice["objective"]]] or [1]
     rounds = max(1, round(float(np.mean(iterations))))

@@ -52,6 +52,9 @@ def gate_sentence(chosen: dict[str, Any], validation: dict[str, Any], k: int) ->
         if gate.get("passed")
         else f"serving the best single generator, {gate.get('best_generator')}"
     )
+    few = gate.get("listeners", 0) < gate.get("min_listeners", 0)
+    if few:
+        verdict += f" (fewer than {gate['min_listeners']} listeners to judge: never the reranker)"
     return (
         f"Served: {chosen.get('served', '?')}. Gate on {gate.get('listeners')} validation "
         f"listeners: reranked ({chosen.get('objective')}, α = {chosen.get('blend_alpha')}) "
