@@ -19,9 +19,6 @@ from .config import (
     GENERATORS,
     ALSConfig,
     Config,
-    EASEConfig,
-    ItemKNNConfig,
-    RP3betaConfig,
 )
 from .ease import fit_ease
 from .ids import factorize_sorted
@@ -29,6 +26,9 @@ from .itemitem import ItemItemModel, plays_matrix
 from .itemknn import fit_itemknn
 from .popularity import PopularityModel, fit_popularity
 from .protocol import FIT_SPLITS, stage_data
+from .rp3beta import fit_rp3beta
+
+ITEM_ITEM = {"ease": fit_ease, "rp3beta": fit_rp3beta, "itemknn": fit_itemknn}
 
 Model = ALSModel | ItemItemModel | PopularityModel
 Settings = dict[str, Any]  # generator -> its config dataclass (ALSConfig, EASEConfig, ...)
@@ -109,35 +109,9 @@ def fit_generator(
     x, artists = matrix if matrix is not None else stage_matrix(fit)
     if name == "popularity":
         return fit_popularity(x, artists)
-    if name == "ease":
-        e: EASEConfig = setting
-        return fit_ease(
-            x,
-            artists,
-            regularization=e.regularization,
-            weighting=e.weighting,
-            max_artists=e.max_artists,
-            threads=num_threads,
-        )
-    if name == "rp3beta":
-        from .rp3beta import fit_rp3beta
-
-        r: RP3betaConfig = setting
-        return fit_rp3beta(
-            x, artists, alpha=r.alpha, beta=r.beta, neighbours=r.neighbours, weighting=r.weighting
-        )
-    if name == "itemknn":
-        k: ItemKNNConfig = setting
-        return fit_itemknn(
-            x,
-            artists,
-            kind=k.kind,
-            neighbours=k.neighbours,
-            weighting=k.weighting,
-            bm25_k1=k.bm25_k1,
-            bm25_b=k.bm25_b,
-            threads=num_threads,
-        )
+    if name in ITEM_ITEM:  # their keyword arguments are their config section's fields
+        threads = {} if name == "rp3beta" else {"threads": num_threads}
+        return ITEM_ITEM[name](x, artists, **dataclasses.asdict(setting), **threads)
     raise ValueError(f"unknown generator {name!r}; expected one of {GENERATORS}")
 
 

@@ -373,7 +373,7 @@ def fit_reranker(
         "importance_gain": importance(booster, "gain"),
         "importance_split": importance(booster, "split"),
     }
-    return booster, {"training": training, **choice}
+    return booster, {"training": training, **choice, "candidates_n": cfg.candidates.n}
 
 
 # --- scoring a stage -------------------------------------------------------------------------
@@ -598,7 +598,6 @@ def recommend_new_listener(
     choice: dict[str, Any],
     n: int,
     *,
-    n_candidates: int = 200,
     num_threads: int = 1,
 ) -> pd.DataFrame:
     """Recommendations for someone not in the data, from a few artists (and plays if known).
@@ -614,6 +613,7 @@ def recommend_new_listener(
     history = pd.DataFrame(
         {"user": NEW_LISTENER, "artist": plays.index.to_numpy(), "plays": plays.to_numpy()}
     )
+    n_candidates = int(choice.get("candidates_n", 100))  # as many per generator as batch serving
     cands = collect_candidates(
         iter_candidates(models, history, [NEW_LISTENER], n_candidates, num_threads=num_threads)
     )
