@@ -1,0 +1,149 @@
+"""Config validation, one test per rule family: every error names the file, the section, the key,
+the bad value and what is allowed, before anything runs."""
+
+from pathlib import Path
+
+import pytest
+
+from musicrec_assets.core.config import ConfigError, check_sources, load_config
+
+SOURCES = """
+[sources.listens]
+format = "plays_table"
+path = "plays.csv"
+"""
+
+
+def _load(tmp_path: Path, body: str, head: str = "seed = 1\n"):
+    path = tmp_path / "musicrec.toml"
+    path.write_text(head + SOURCES + body)
+    (tmp_path / "plays.csv").write_text("user,artist,plays\nu,a,1\n")
+    return path, lambda: load_config(path)
+
+
+def _fails(tmp_path, body, *needles, head="seed = 1\n"):
+    path, load = _load(tmp_path, body, head)
+    with pytest.raises(ConfigError) as err:
+        load()
+    text = str(err.value)
+    assert str(path) in text, text
+    for needle in needles:
+        assert needle in text, text
+    return text
+
+
+@pytest.mark.parametrize(
+    ("body", "needles"),
+    [
+        ('seed = "abc"\n', ("seed = 'abc'", "expected an integer")),
+        ("seed = true\n", ("seed = True", "expected an integer")),
+    ],
+)
+def test_types_of_top_level_values(tmp_path, body, needles):
+    _fails(tmp_path, "", *needles, head=body)
+
+
+@pytest.mark.parametrize(
+    ("body", "needles"),
+    [
+        ("[als]\nfactors = 8.5\n", ("[als] factors = 8.5", "expected an integer")),
+        ('[als]\nfactors = "64"\n', ("[als] factors = '64'", "expected an integer")),
+        ("[als]\nwarm_start = 1\n", ("[als] warm_start = 1", "expected true or false")),
+        ("[reranker]\nlearning_rate = true\n", ("learning_rate = True", "expected a number")),
+        ('[playlist.contexts.run]\ntempo = "fast"\n', ("[playlist.contexts.run] tempo",)),
+        ("[blend]\ngrid = 0.5\n", ("[blend] grid = 0.5", "expected a list of a number")),
+        ("[storage]\ndir = 3\n", ("[storage] dir = 3", "expected a string")),
+        ("[tuning]\ntrials = {als = 2.5}\n", ("[tuning] trials", "a table of an integer")),
+    ],
+)
+def test_types_are_checked_per_key(tmp_path, body, needles):
+    _fails(tmp_path, body, *needles)
+
+
+@pytest.mark.parametrize(
+    ("body", "needles"),
+    [
+        ("[als]\nfactors = -8\n", ("[als] factors = -8", "must be >= 1")),
+        ("[als]\nfactors = 0\n", ("factors = 0", ">= 1")),
+        ("[als]\nalpha = 0\n", ("[als] alpha = 0", "> 0")),
+        ("[als]\nbm25_b = 1.2\n", ("bm25_b = 1.2", "in [0, 1]")),
+        ("[playlist.contexts.run]\nw_tempo = 1.5\n", ("w_tempo = 1.5", "in [0, 1]")),
+        ("[playlist]\nlength = 0\n", ("[playlist] length = 0", ">= 1")),
+        ("[reranker]\nfeature_fraction = 0\n", ("feature_fraction = 0", "in (0, 1]")),
+        ("[blend]\ngrid = [0.0, 1.5]\n", ("[blend] grid", "each value must be in [0, 1]")),
+        ("[blend]\nalpha = 2\n", ("[blend] alpha = 2", '"auto" or a number in [0, 1]')),
+        ("[tuning]\ntrials = {als = -1}\n", ("[tuning] trials", "each value must be >= 0")),
+        ("[split]\nval = 0\n", ("[split] val = 0", "in (0, 1)")),
+    ],
+)
+def test_values_are_range_checked(tmp_path, body, needles):
+    _fails(tmp_path, body, *needles)
+
+
+@pytest.mark.parametrize(
+    ("body", "needles"),
+    [
+        ('[split]\nmethod = "rolling"\n', ("method = 'rolling'", "one of auto, temporal, random")),
+        ('[als]\nweighting = "tfidf"\n', ("weighting = 'tfidf'", "one of bm25, log1p, none")),
+        ('[itemknn]\nkind = "jaccard"\n', ("kind = 'jaccard'", "one of cosine, bm25, tfidf")),
+    ],
+)
+def test_choices_are_named(tmp_path, body, needles):
+    _fails(tmp_path, body, *needles)
+
+
+@pytest.mark.parametrize(
+    ("body", "needles"),
+    [
+        ('[storage]\ndir = "x"\nfolder = "y"\n', ("unknown key(s) in [storage]: folder",)),
+        ("[als]\nfactor = 8\n", ("unknown key(s) in [als]: factor", "known: ")),
+        ("[alss]\nfactors = 8\n", ("unknown section(s): alss",)),
+        ('[sources.genres]\nformat = "x"\npath = "y"\n', ("unknown source(s): genres",)),
+    ],
+)
+def test_every_section_and_key_is_known(tmp_path, body, needles):
+    _fails(tmp_path, body, *needles)
+
+
+def test_values_that_only_fail_together(tmp_path):
+    _fails(tmp_path, "[split]\nval = 0.5\ntest = 0.5\n", "val + test must be below 1")
+
+
+@pytest.mark.parametrize(
+    ("body", "needles"),
+    [
+        ('[schedule]\ncron = "every day"\n', ("cron = 'every day'", "five-field cron")),
+        ('[schedule]\ncron = "0 25 * * *"\n', ("cron = '0 25 * * *'",)),
+        ('[schedule]\ntimezone = "Mars/Olympus"\n', ("timezone = 'Mars/Olympus'", "IANA")),
+    ],
+)
+def test_schedule_is_a_cron_and_a_time_zone(tmp_path, body, needles):
+    _fails(tmp_path, body, *needles)
+
+
+def test_valid_schedules_pass(tmp_path):
+    for cron in ("0 4 * * *", "*/15 8-18 * * mon-fri", "30 2 1 jan,jul *", "@daily"):
+        _, load = _load(tmp_path, f'[schedule]\ncron = "{cron}"\ntimezone = "Europe/Berlin"\n')
+        assert load().schedule.cron == cron
+
+
+def test_sources_must_exist_before_a_run(tmp_path):
+    path, load = _load(tmp_path, "")
+    cfg = load()
+    check_sources(cfg)  # plays.csv exists
+    (tmp_path / "plays.csv").unlink()
+    with pytest.raises(ConfigError) as err:
+        check_sources(cfg)
+    assert "[sources.listens] path" in str(err.value) and "plays.csv" in str(err.value)
+    assert str(path) in str(err.value)
+    glob = SOURCES.replace("plays.csv", "exports/*.csv")
+    path.write_text("seed = 1\n" + glob)
+    with pytest.raises(ConfigError, match="the pattern matches nothing"):
+        check_sources(load_config(path))
+
+
+def test_a_valid_config_loads_with_its_values(tmp_path):
+    _, load = _load(tmp_path, "[als]\nfactors = 32\n[playlist.contexts.run]\ntempo = 170\n")
+    cfg = load()
+    assert cfg.als.factors == 32 and cfg.playlist.contexts["run"].tempo == 170.0
+    assert isinstance(cfg.playlist.contexts["run"].tempo, float)  # ints stored as floats
