@@ -178,6 +178,8 @@ def child_step(spec: dict[str, Any]) -> dict[str, Any]:
     import dagster as dg
 
     from musicrec_assets import paths
+    from musicrec_assets.core import generations
+    from musicrec_assets.core.config import load_config
     from musicrec_assets.definitions import defs as load_defs
 
     paths.ensure_dagster_home()
@@ -203,6 +205,11 @@ def child_step(spec: dict[str, Any]) -> dict[str, Any]:
             if profiler is not None:
                 profiler.disable()
         events = step_events(instance, result.run_id)
+    storage = load_config(paths.config_path()).storage_dir  # the next step reads what this one
+    if result.success:  # published, as musicrec materialize publishes a run
+        generations.publish(storage, result.run_id)
+    else:
+        generations.discard(storage, result.run_id)
     failures = []
     for e in result.get_step_failure_events():
         err = e.step_failure_data.error

@@ -84,7 +84,8 @@ def recommend_for_seeds(store: ArtifactStore, seeds: list[str], n: int) -> pd.Da
     serving artifact has not been built.
     """
     recommend = _core_function()
-    models = _models(store)
+    with store.pinned():
+        models = _models(store)
     recs = recommend(
         seed_artists=list(seeds),
         models=models["models"],

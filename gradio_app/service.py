@@ -8,6 +8,7 @@ data reach the page only as table cells or escaped Markdown, never as HTML.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -15,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,18 @@ from musicrec_assets.core.report import gate_sentence
 
 from . import cold_start
 from .store import ArtifactError, ArtifactStore, Indexed, MissingArtifactError
+
+
+def _pinned(method: Callable) -> Callable:
+    """Run a page request against one published generation of the artifacts."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self.store.pinned():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
 
 REQUIRED = (
     "reranked_topk",
@@ -197,6 +211,7 @@ class PlaylistPage:
 
     # ------------------------------------------------------------------ choices and defaults
 
+    @_pinned
     def page_state(self) -> tuple[str, list[str], list[str]]:
         """Status line, listeners and seed artists for a freshly opened page."""
         missing = self.store.missing(REQUIRED)
@@ -210,6 +225,7 @@ class PlaylistPage:
             )
         return "", self.listeners(), self.seed_artists()
 
+    @_pinned
     def listeners(self) -> list[str]:
         """Every listener with recommendations or history, sorted case-insensitively."""
 
@@ -219,6 +235,7 @@ class PlaylistPage:
 
         return self.store.derived("listeners", ["reranked_topk", "interaction_splits"], build)
 
+    @_pinned
     def seed_artists(self) -> list[str]:
         """The most-played known artists (up to SEED_CHOICES), alphabetical, for the seed picker."""
 
@@ -249,6 +266,7 @@ class PlaylistPage:
 
     # ------------------------------------------------------------------ playlists
 
+    @_pinned
     def make_playlist(
         self,
         user: str | None,
@@ -289,6 +307,7 @@ class PlaylistPage:
         except ArtifactError as exc:
             return PageResult(message=self._artifact_message(exc))
 
+    @_pinned
     def new_listener_playlist(
         self,
         seeds: list[str] | str | None,
@@ -504,6 +523,7 @@ class PlaylistPage:
 
     # ------------------------------------------------------------------ Listener and Model tabs
 
+    @_pinned
     def listener_view(self, user: str | None) -> ListenerView:
         """A known listener's top artists and genre shares."""
         empty = ListenerView("", pd.DataFrame(), pd.DataFrame())
@@ -519,6 +539,7 @@ class PlaylistPage:
         except ArtifactError as exc:
             return ListenerView(self._artifact_message(exc), pd.DataFrame(), pd.DataFrame())
 
+    @_pinned
     def seeds_view(self, seeds: list[str] | None) -> ListenerView:
         """The seed artists of a new listener, shown like a listening history of one play each."""
         picked = list(dict.fromkeys(seeds or []))
@@ -567,6 +588,7 @@ class PlaylistPage:
         )
         return ListenerView(message, top.reset_index(drop=True), genres)
 
+    @_pinned
     def model_report(self) -> tuple[str, pd.DataFrame, pd.DataFrame]:
         """What is served and why (the gate), per-system test metrics beside each system's
         validation NDCG, and the artifacts' build times."""

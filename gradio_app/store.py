@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from musicrec_assets.core.artifacts import artifact_path
+from musicrec_assets.core.generations import current_dir
 from musicrec_assets.core.playlist import PLAYLIST_COLUMNS
 
 # Parquet artifacts the page reads: (required, optional) columns. Reading only these keeps memory
@@ -114,9 +116,25 @@ class ArtifactStore:
         self._lock = threading.RLock()
         self._files: dict[str, tuple[Version, Any]] = {}
         self._derived: dict[str, tuple[tuple[Version, ...], Any]] = {}
+        self._pin = threading.local()
+
+    @contextmanager
+    def pinned(self) -> Iterator[Path]:
+        """Read every artifact of this block from one published generation (the one current
+        at entry), so a request never mixes files of two runs while a refresh publishes.
+        Re-entrant: an inner block keeps the outer one's generation."""
+        if getattr(self._pin, "dir", None) is not None:
+            yield self._pin.dir
+            return
+        self._pin.dir = current_dir(self.storage_dir)
+        try:
+            yield self._pin.dir
+        finally:
+            self._pin.dir = None
 
     def path(self, name: str) -> Path:
-        return artifact_path(self.storage_dir, name)
+        folder = getattr(self._pin, "dir", None) or current_dir(self.storage_dir)
+        return artifact_path(folder, name)
 
     def version(self, name: str) -> Version:
         """(mtime_ns, size) of the artifact file, or None when it does not exist."""
@@ -199,7 +217,7 @@ class ArtifactStore:
         """When each artifact file was written (UTC) and its size: the Model tab's table."""
         rows = []
         for name in ARTIFACTS:
-            path = self.path(name)
+            path = artifact_path(self.storage_dir, name)  # the documented path, as users see it
             version = self.version(name)
             built = (
                 datetime.fromtimestamp(version[0] / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import threading
 import time
@@ -11,6 +12,11 @@ import uuid
 from pathlib import Path
 
 from musicrec_assets import paths
+from musicrec_assets.core import generations
+
+SOURCE_TAG = "musicrec/source"  # as musicrec_assets.defs.resources (not imported: no Dagster here)
+PID_TAG = "musicrec/pid"
+HOST_TAG = "musicrec/host"
 
 
 def _use_config(path: str | None) -> Path:
@@ -60,8 +66,8 @@ class StepPrinter:
     """Prints one line per finished step of a run, read from the instance's event log while
     the run goes on (Dagster's own DEBUG stream stays in the event log and ``dagster dev``)."""
 
-    def __init__(self, instance, tag: tuple[str, str], out=sys.stdout) -> None:
-        self.instance, self.tag, self.out = instance, tag, out
+    def __init__(self, instance, tag: tuple[str, str], out=sys.stdout, owner=None) -> None:
+        self.instance, self.tag, self.out, self.owner = instance, tag, out, owner
         self.run_id: str | None = None
         self.seen: set[str] = set()
         self.figures: dict[str, list[str]] = {}
@@ -74,6 +80,8 @@ class StepPrinter:
             if not runs:
                 return
             self.run_id = runs[0].run_id
+            if self.owner is not None:  # a second refresh's message names this run
+                generations.record_run(self.owner, self.run_id)
         kinds = {
             DagsterEventType.ASSET_MATERIALIZATION,
             DagsterEventType.STEP_SUCCESS,
@@ -108,8 +116,61 @@ def _progress(printer: StepPrinter, stop: threading.Event) -> None:
         printer.poll()
 
 
-def materialize(config: str | None, select: str | None = None, *, verbose: bool = False) -> int:
-    """Materialize assets through Dagster into the project instance; 0 on success."""
+def _dagster_runs_in_progress(instance, storage: Path) -> list:
+    """Runs launched from Dagster (UI, schedule, sensor) that are not finished. A run of an
+    earlier ``musicrec materialize`` whose process is gone is marked failed on the way: killed,
+    it could not say so itself."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    live = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING]
+    live += [DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+    out = []
+    for run in instance.get_runs(RunsFilter(statuses=live)):
+        if run.tags.get(SOURCE_TAG) == "cli":
+            pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+            if host == socket.gethostname() and pid and not _alive(int(pid)):
+                instance.report_run_failed(run, "its musicrec materialize process is gone")
+            continue
+        out.append(run)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait_for_dagster_runs(instance, storage: Path, wait: bool) -> None:
+    from musicrec_assets.core.generations import StorageBusyError
+
+    while runs := _dagster_runs_in_progress(instance, storage):
+        if not wait:
+            names = ", ".join(f"{r.run_id} ({r.status.value.lower()})" for r in runs[:3])
+            raise StorageBusyError(
+                f"{storage} is being refreshed by Dagster run(s) {names}; wait for them to "
+                "finish (or use --wait)"
+            )
+        time.sleep(2)
+
+
+def materialize(
+    config: str | None,
+    select: str | None = None,
+    *,
+    verbose: bool = False,
+    wait: bool = False,
+) -> int:
+    """Materialize assets through Dagster into the project instance; 0 on success.
+
+    One refresh at a time per storage folder: the folder's lock is held for the whole run, and
+    runs Dagster launched on it must be finished. The run writes a new generation of the
+    artifacts, published in one step when it succeeds (``core.generations``).
+    """
     from musicrec_assets.core.config import check_sources, load_config
 
     # The config and its sources are checked before Dagster is even imported: a typo or a
@@ -137,8 +198,14 @@ def materialize(config: str | None, select: str | None = None, *, verbose: bool 
     run_config: dict = {"execution": {"config": {"in_process": {}}}}
     if not verbose:  # Dagster's event stream stays in the event log (and `dagster dev`)
         run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
-    with dg.DagsterInstance.get() as instance:
-        printer, stop = StepPrinter(instance, tag), threading.Event()
+    tags = {SOURCE_TAG: "cli", tag[0]: tag[1], PID_TAG: str(os.getpid())}
+    tags[HOST_TAG] = socket.gethostname()
+    with (
+        generations.storage_lock(cfg.storage_dir, "musicrec materialize", wait=wait) as owner,
+        dg.DagsterInstance.get() as instance,
+    ):
+        _wait_for_dagster_runs(instance, cfg.storage_dir, wait)
+        printer, stop = StepPrinter(instance, tag, owner=owner), threading.Event()
         watcher = threading.Thread(target=_progress, args=(printer, stop), daemon=True)
         watcher.start()
         try:
@@ -150,13 +217,17 @@ def materialize(config: str | None, select: str | None = None, *, verbose: bool 
                 instance=instance,
                 asset_selection=keys,
                 raise_on_error=False,
-                tags={"musicrec/source": "cli", tag[0]: tag[1]},
+                tags=tags,
                 run_config=run_config,
             )
         finally:
             stop.set()
             watcher.join()
         printer.poll()  # the last steps
+        if result.success:
+            generations.publish(cfg.storage_dir, result.run_id)
+        else:
+            generations.discard(cfg.storage_dir, result.run_id)
     elapsed = time.perf_counter() - started
     for check in result.get_asset_check_evaluations():
         if not check.passed:
@@ -197,7 +268,7 @@ def web(config: str | None, host: str, port: int) -> int:
 
 
 def demo(config: str | None, host: str, port: int, *, verbose: bool = False) -> int:
-    code = materialize(config, verbose=verbose)
+    code = materialize(config, verbose=verbose, wait=True)
     if code:
         return code
     return web(config, host, port)
@@ -271,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("materialize", "materialize assets through Dagster")
     p.add_argument("--select", help="Dagster asset selection, e.g. '*interaction_splits'")
     p.add_argument("--verbose", action="store_true", help="print Dagster's event stream too")
+    p.add_argument(
+        "--wait", action="store_true", help="wait for a refresh holding the storage to finish"
+    )
     for name, help_ in (
         ("web", "serve the Gradio page"),
         ("demo", "materialize the sample, then serve"),
@@ -313,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "materialize":
-            return materialize(args.config, args.select, verbose=args.verbose)
+            return materialize(args.config, args.select, verbose=args.verbose, wait=args.wait)
         if args.command == "web":
             return web(args.config, args.host, args.port)
         if args.command == "demo":
@@ -324,6 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:  # InputError/ConfigError are ValueErrors
         print(f"musicrec: {exc}", file=sys.stderr)
         return 2
+    except generations.StorageBusyError as exc:
+        print(f"musicrec: refused: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

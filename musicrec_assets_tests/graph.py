@@ -7,7 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from musicrec_assets.core import generations
 from musicrec_assets.core.artifacts import ARTIFACT_EXT
+from musicrec_assets.core.config import load_config
 
 
 def materialize_all(config: Path, selection: str | None = None) -> dg.ExecuteInProcessResult:
@@ -24,7 +26,13 @@ def materialize_all(config: Path, selection: str | None = None) -> dg.ExecuteInP
             keys = list(
                 dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
             )
-        return job.execute_in_process(asset_selection=keys, raise_on_error=False)
+        result = job.execute_in_process(asset_selection=keys, raise_on_error=False)
+        storage = load_config(config).storage_dir  # published or discarded as the CLI does
+        if result.success:
+            generations.publish(storage, result.run_id)
+        else:
+            generations.discard(storage, result.run_id)
+        return result
     finally:
         if old is None:
             os.environ.pop("MUSICREC_CONFIG", None)

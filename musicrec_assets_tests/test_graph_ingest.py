@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
+from musicrec_assets.core import generations
 from musicrec_assets.core.artifacts import load_artifact
 from musicrec_assets.core.config import load_config
 from musicrec_assets.defs import asset_checks, ingest
@@ -40,6 +41,8 @@ def test_ingest_graph_materializes_with_metadata_and_passing_checks(sample_confi
     assert mats["interaction_splits"]["method"].text == "temporal"
 
     storage = load_config(sample_config).storage_dir
+    assert not (storage / "interaction_splits.parquet").exists()  # written, not yet published
+    assert generations.publish(storage, result.run_id)
     splits = load_artifact(storage, "interaction_splits")
     plays = load_artifact(storage, "user_artist_plays")
     assert list(splits.columns[:4]) == ["user", "artist", "plays", "split"]

@@ -12,7 +12,7 @@ import pandas as pd
 from musicrec_assets.core import catalog, playlist
 from musicrec_assets.core.artifacts import artifact_path, write_parquet_chunks
 from musicrec_assets.defs.meta import flat, preview
-from musicrec_assets.defs.resources import MusicrecConfig, read_only
+from musicrec_assets.defs.resources import MusicrecConfig, read_only, writable_dir
 
 HISTORY_COLUMNS = ("user", "artist", "plays")
 
@@ -54,6 +54,7 @@ def artist_tracks(
     ),
 )
 def playlists(
+    context,
     musicrec: MusicrecConfig,
     reranked_topk: pd.DataFrame,
     interaction_splits: pd.DataFrame,
@@ -73,7 +74,8 @@ def playlists(
         reranked_topk, interaction_splits, profiles, artist_tracks, cfg.playlist
     )
     summary = playlist.PlaylistSummary()
-    path = artifact_path(cfg.storage_dir, "playlists")
+    folder = writable_dir(cfg.storage_dir, context.run.run_id, dict(context.run.tags))
+    path = artifact_path(folder, "playlists")
     rows = write_parquet_chunks(
         summary.observe(chunks),
         path,

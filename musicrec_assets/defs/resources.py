@@ -11,10 +11,12 @@ from typing import Any
 import dagster as dg
 
 from musicrec_assets import paths
+from musicrec_assets.core import generations
 from musicrec_assets.core.artifacts import load_artifact, save_artifact
 from musicrec_assets.core.config import Config, load_config
 
 READ_COLUMNS_TAG = "musicrec/read_columns"
+SOURCE_TAG = "musicrec/source"  # "cli" on runs of `musicrec materialize` (which holds the lock)
 
 
 @cache
@@ -32,10 +34,56 @@ class MusicrecConfig(dg.ConfigurableResource):
         return _load(path, path.stat().st_mtime if path.exists() else 0.0)
 
 
-class ArtifactIOManager(dg.ConfigurableIOManager):
-    """Stores each asset as ``<storage.dir>/<asset>.<ext>``: Parquet, npz, JSON or LightGBM text.
+def _run_id(context: Any) -> str | None:
+    """The run of an IO context (an OutputContext has it, an InputContext through its step; a
+    hand-built context of a test may have none)."""
+    run_id = getattr(context, "run_id", None)
+    if run_id:
+        return run_id
+    try:
+        return context.step_context.run_id
+    except Exception:
+        return None
 
-    Writes are atomic (temp file + rename), so the web page and a crashed run never see half a file;
+
+def _run_tags(context: Any) -> dict[str, str]:
+    try:
+        return dict(context.step_context.dagster_run.tags)
+    except Exception:  # a hand-built context (tests) has no run
+        return {}
+
+
+def writable_dir(storage: Path, run_id: str | None, tags: dict[str, str]) -> Path:
+    """The folder a run writes its artifacts to: its own generation (``core.generations``).
+
+    ``musicrec materialize`` holds the storage lock for its whole run; a run launched from
+    Dagster (UI, schedule, sensor) is refused here, before it writes anything, while such a
+    refresh holds the folder (Dagster's run queue already keeps its own runs one at a time).
+    """
+    if tags.get(SOURCE_TAG) != "cli":
+        holder = generations.lock_holder(storage)
+        if holder is not None:
+            raise generations.StorageBusyError(
+                f"{storage} is being refreshed by {generations.describe_owner(holder)}: this run "
+                "stops before writing anything; launch it again when that refresh is done"
+            )
+    if run_id is None:  # no run: the published folder itself (hand-built contexts in tests)
+        return generations.current_dir(storage)
+    return generations.open_generation(storage, run_id)
+
+
+def readable_dir(storage: Path, run_id: str | None) -> Path:
+    """Inputs of a run: from its own generation once it wrote anything, else the published one."""
+    gen = generations.generation_dir(storage, run_id) if run_id else None
+    return gen if gen is not None and gen.is_dir() else generations.current_dir(storage)
+
+
+class ArtifactIOManager(dg.ConfigurableIOManager):
+    """Stores each asset as ``<asset>.<ext>`` in the run's generation of ``<storage.dir>``
+    (``core.generations``): Parquet, npz, JSON or LightGBM text.
+
+    Writes are atomic (temp file + rename) and a run's generation is published only when the
+    run succeeds, so the web page and a crashed run never see half a file or a mixed set;
     nothing is pickled.
     """
 
@@ -46,13 +94,15 @@ class ArtifactIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         name = context.asset_key.path[-1]
-        path = save_artifact(self._dir(), name, obj)
+        folder = writable_dir(self._dir(), _run_id(context), _run_tags(context))
+        path = save_artifact(folder, name, obj)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
     def load_input(self, context: dg.InputContext) -> Any:
         """The artifact; of a table, only the columns the op lists for this input (``read_only``)."""
         wanted = json.loads(context.op_def.tags.get(READ_COLUMNS_TAG, "{}")).get(context.name)
-        return load_artifact(self._dir(), context.asset_key.path[-1], columns=wanted)
+        folder = readable_dir(self._dir(), _run_id(context))
+        return load_artifact(folder, context.asset_key.path[-1], columns=wanted)
 
 
 def read_only(columns: Mapping[str, Sequence[str]]) -> dict[str, str]:
