@@ -18,10 +18,11 @@ import urllib.request
 from pathlib import Path
 
 from musicrec_assets.core.artifacts import ARTIFACT_EXT
+from musicrec_assets.paths import INSTANCE_YAML
 
 EXPECTED_ASSETS = set(ARTIFACT_EXT)
 EXPECTED_SCHEDULES = {"daily_refresh"}
-EXPECTED_SENSORS = {"source_files_changed"}
+EXPECTED_SENSORS = {"source_files_changed", "publish_generation", "discard_failed_generation"}
 EXPECTED_GROUPS = {"ingest", "model", "evaluation", "playlist"}
 
 QUERY = """
@@ -55,7 +56,7 @@ def main() -> int:
     port = free_port()
     env = dict(os.environ)
     home = Path(tempfile.mkdtemp(prefix="dagster_home_"))
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
     env["DAGSTER_HOME"] = str(home)
     proc = subprocess.Popen(
         ["dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],

@@ -11,6 +11,16 @@ import os
 from pathlib import Path
 
 CONFIG_ENV = "MUSICREC_CONFIG"
+# The project's Dagster instance: no telemetry, and runs queued one at a time, so a schedule, the
+# sensor and the UI never refresh the same storage folder at once (musicrec materialize holds a
+# lock of its own and waits for, or refuses beside, Dagster's runs).
+INSTANCE_YAML = """telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+"""
+OLD_INSTANCE_YAML = "telemetry:\n  enabled: false\n"  # what earlier versions wrote
 
 
 def musicrec_home() -> Path:
@@ -53,7 +63,7 @@ def ensure_dagster_home() -> Path:
         home = musicrec_home() / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     yaml = home / "dagster.yaml"
-    if not yaml.exists():
-        yaml.write_text("telemetry:\n  enabled: false\n")
+    if not yaml.exists() or yaml.read_text() == OLD_INSTANCE_YAML:
+        yaml.write_text(INSTANCE_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home

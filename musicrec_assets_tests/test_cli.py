@@ -117,6 +117,8 @@ def test_a_failing_blocking_check_exits_1(tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     assert "interaction_splits_valid" in done.stdout + done.stderr
     assert not (tmp_path / "derived" / "model_selection.json").exists()  # nothing downstream
+    assert not (tmp_path / "derived" / "listens.parquet").exists()  # a failed run shows nothing
+    assert not list((tmp_path / "derived" / "generations").iterdir())  # and leaves nothing
 
 
 def _playlist(config: Path, user: str, fmt: str) -> subprocess.CompletedProcess:
@@ -201,3 +203,62 @@ def test_demo_builds_the_sample_and_serves_it_on_a_fresh_home(tmp_path, monkeypa
         assert (derived / "playlists.parquet").is_file()
     finally:
         _stops(proc, signal.SIGTERM)
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    from musicrec_assets.core.artifacts import ARTIFACT_EXT
+
+    out = {}
+    for name, ext in ARTIFACT_EXT.items():
+        path = folder / f"{name}.{ext}"
+        if path.exists():
+            out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_one_refresh_at_a_time_and_readers_never_see_a_mixed_set(small_sample, tmp_path):
+    """A run on seed 1, then a run on seed 2 while a second refresh is refused, a third waits,
+    and a reader takes snapshots: every snapshot is seed 1's complete set or seed 2's."""
+    import threading
+
+    from gradio_app.store import ArtifactStore
+    from musicrec_assets.core import generations
+
+    storage = tmp_path / "derived"
+    first = config_variant(small_sample, storage, seed=1)
+    second = first.with_name(f"{first.stem}-seed2.toml")  # the same storage, another seed
+    second.write_text(first.read_text().replace("seed = 1", "seed = 2", 1))
+    assert musicrec("materialize", "--config", str(first)).returncode == 0
+    old = _hashes(storage)
+
+    store, snapshots, stop = ArtifactStore(storage), [], threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            with store.pinned() as folder:
+                snapshots.append(_hashes(folder))
+            time.sleep(0.05)
+
+    args = [sys.executable, "-m", "musicrec_assets.cli", "materialize", "--config", str(second)]
+    running = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while (holder := generations.lock_holder(storage)) is None or "run_id" not in holder:
+        assert time.monotonic() < deadline and running.poll() is None
+        time.sleep(0.2)
+    reader = threading.Thread(target=read)
+    reader.start()
+    refused = musicrec("materialize", "--config", str(second))
+    waiting = subprocess.Popen([*args, "--wait"], stdout=subprocess.PIPE, text=True)
+    assert running.wait(timeout=300) == 0
+    stop.set()
+    reader.join()
+    new = _hashes(storage)
+    assert refused.returncode == 3
+    assert f"run {holder['run_id']}" in refused.stderr and "refused" in refused.stderr
+    out, _ = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0 and "assets materialized" in out  # ran after the first
+    assert set(old) == set(new) and any(old[n] != new[n] for n in old)
+    assert snapshots and all(s in (old, new) for s in snapshots)
+    assert old in snapshots  # the reader saw the old set while the run wrote the new one

@@ -9,6 +9,8 @@ Layout of ``<storage.dir>``::
     .lock                                who refreshes this folder now (an OS lock, gone with
                                          the process that held it)
 
+Artifacts are always written as new files renamed into place (``core.artifacts``), never
+modified in place: an unchanged artifact is the same file (a hard link) in several generations.
 A run writes only into its own generation; ``publish`` switches ``current`` when the run has
 succeeded, and a failed or killed run's generation is never published (its leftovers, temporary
 files included, are removed by the next publish). A reader that resolves ``current`` once
