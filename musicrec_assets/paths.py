@@ -11,14 +11,19 @@ import os
 from pathlib import Path
 
 CONFIG_ENV = "MUSICREC_CONFIG"
-# The project's Dagster instance: no telemetry, and runs queued one at a time, so a schedule, the
+# The project's Dagster instance: no telemetry; runs queued one at a time, so a schedule, the
 # sensor and the UI never refresh the same storage folder at once (musicrec materialize holds a
-# lock of its own and waits for, or refuses beside, Dagster's runs).
+# lock of its own and waits for, or refuses beside, Dagster's runs); and run monitoring, so a run
+# whose worker was killed is marked failed (and its generation discarded) instead of holding the
+# queue forever.
 INSTANCE_YAML = """telemetry:
   enabled: false
 concurrency:
   runs:
     max_concurrent_runs: 1
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 10
 """
 OLD_INSTANCE_YAML = "telemetry:\n  enabled: false\n"  # what earlier versions wrote
 

@@ -145,3 +145,95 @@ def leftovers(storage: Path) -> list[str]:
     if len(gens) > generations.KEEP:
         out.append(f"{len(gens)} generations kept")
     return out
+
+
+# --- runs launched from `dagster dev` ---------------------------------------------------------
+
+LAUNCH = """
+mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+  ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } }
+} }
+"""
+STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+
+
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())["data"]
+
+
+def launch(port: int) -> str:
+    """Launch ``refresh_all`` through the UI's GraphQL API, as the Materialize button does."""
+    params = {
+        "selector": {
+            "repositoryLocationName": "musicrec",
+            "repositoryName": "__repository__",
+            "jobName": "refresh_all",
+        },
+        "runConfigData": {},
+    }
+    out = graphql(port, LAUNCH, {"params": params})["launchRun"]
+    if out["__typename"] != "LaunchRunSuccess":
+        raise RuntimeError(f"launchRun failed: {out}")
+    return out["run"]["runId"]
+
+
+def run_status(port: int, run_id: str) -> str:
+    return graphql(port, STATUS, {"id": run_id})["runOrError"].get("status", "")
+
+
+def kill_processes_of(run_id: str) -> int:
+    """SIGKILL every process of a run (its run worker and step processes name the run id)."""
+    import psutil
+
+    killed = 0
+    for proc in psutil.process_iter(["cmdline"]):
+        if run_id in " ".join(proc.info["cmdline"] or []):
+            try:
+                proc.kill()
+                killed += 1
+            except psutil.NoSuchProcess:
+                pass
+    return killed
+
+
+def kill_dagster_run(
+    port: int, storage: Path, moment: str, old: dict[str, str], new: dict[str, str]
+) -> Kill:
+    """Launch a run from ``dagster dev`` over the published ``old`` set and kill its processes at
+    ``moment``; then wait for run monitoring to mark it failed and the discard sensor to remove
+    its generation."""
+    published = _inodes(generations.current_dir(storage))
+    began = time.monotonic()
+    run_id = launch(port)
+    gen = generations.generation_dir(storage, run_id)
+    reached = False
+    while time.monotonic() - began < 600:
+        if _reached(moment, gen, published):
+            reached = kill_processes_of(run_id) > 0
+            break
+        if run_status(port, run_id) in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(0.005)
+    kill = Kill(moment, time.monotonic() - began, reached=reached)
+    if gen.is_dir():
+        kill.rewritten = sum(hashes(gen).get(n) == new[n] != old[n] for n in new)
+    kill.problems = check_published(storage, old if reached else new)
+    deadline = time.monotonic() + 180
+    while reached and time.monotonic() < deadline:
+        if run_status(port, run_id) == "FAILURE" and not gen.exists():
+            break
+        time.sleep(2)
+    else:
+        if reached:
+            kill.problems.append("not marked failed and discarded within 180 s")
+    return kill
