@@ -100,7 +100,7 @@ def dagster_dev_kills(args, config, work, old_dir, old, new, kills) -> int:
                 time.sleep(1)
         for i in range(args.dagster_kills):
             moment = MOMENTS[(i + 1) % len(MOMENTS)]
-            kill = kill_dagster_run(port, work, moment, old, new)
+            kill = kill_dagster_run(port, home, work, moment, old, new)
             bad = kill.problems + ([] if kill.reached else ["the run ended before the moment"])
             failures += bool(bad)
             kills.append({**kill.__dict__, "round": "dagster dev"})
@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dagster-kills", type=int, default=3, help="kills of dagster dev runs")
     ap.add_argument("--workdir", type=Path, default=REPO / ".musicrec" / "bench" / "kill")
     args = ap.parse_args(argv)
+    args.workdir = args.workdir.resolve()  # the configs written below point into it
     from musicrec_assets.core.sample import generate_sample
 
     shutil.rmtree(args.workdir, ignore_errors=True)

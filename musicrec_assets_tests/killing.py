@@ -191,23 +191,35 @@ def run_status(port: int, run_id: str) -> str:
     return graphql(port, STATUS, {"id": run_id})["runOrError"].get("status", "")
 
 
-def kill_processes_of(run_id: str) -> int:
-    """SIGKILL every process of a run (its run worker and step processes name the run id)."""
+def kill_processes_of(home: Path, run_id: str) -> int:
+    """SIGKILL every process of a run: the run worker and step processes that logged its events
+    (their pids are in the instance's event log), with their children."""
+    import dagster as dg
     import psutil
 
+    os.environ["DAGSTER_HOME"] = str(home)
+    with dg.DagsterInstance.get() as instance:
+        events = [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event]
+        pids = {event.pid for event in events if event.pid}
+    procs = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            procs += [proc, *proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
     killed = 0
-    for proc in psutil.process_iter(["cmdline"]):
-        if run_id in " ".join(proc.info["cmdline"] or []):
-            try:
-                proc.kill()
-                killed += 1
-            except psutil.NoSuchProcess:
-                pass
+    for proc in procs:
+        try:
+            proc.kill()
+            killed += 1
+        except psutil.NoSuchProcess:
+            pass
     return killed
 
 
 def kill_dagster_run(
-    port: int, storage: Path, moment: str, old: dict[str, str], new: dict[str, str]
+    port: int, home: Path, storage: Path, moment: str, old: dict[str, str], new: dict[str, str]
 ) -> Kill:
     """Launch a run from ``dagster dev`` over the published ``old`` set and kill its processes at
     ``moment``; then wait for run monitoring to mark it failed and the discard sensor to remove
@@ -216,13 +228,15 @@ def kill_dagster_run(
     began = time.monotonic()
     run_id = launch(port)
     gen = generations.generation_dir(storage, run_id)
-    reached = False
+    reached, polled = False, 0.0
     while time.monotonic() - began < 600:
         if _reached(moment, gen, published):
-            reached = kill_processes_of(run_id) > 0
+            reached = kill_processes_of(home, run_id) > 0
             break
-        if run_status(port, run_id) in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
+        if time.monotonic() - began > polled + 1:  # the status now and then, the folder often
+            polled = time.monotonic() - began
+            if run_status(port, run_id) in ("SUCCESS", "FAILURE", "CANCELED"):
+                break
         time.sleep(0.005)
     kill = Kill(moment, time.monotonic() - began, reached=reached)
     if gen.is_dir():
