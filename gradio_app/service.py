@@ -38,6 +38,7 @@ from musicrec_assets.core.playlist import (
 from musicrec_assets.core.report import gate_sentence
 
 from . import cold_start
+from .lookup import ListenerIndex
 from .store import ArtifactError, ArtifactStore, Indexed, MissingArtifactError
 
 
@@ -155,20 +156,11 @@ class PlaylistPage:
 
     # ------------------------------------------------------------------ cached serving tables
 
-    def _recs(self) -> Indexed:
-        def build() -> Indexed:
-            recs = self.store.load("reranked_topk")
-            return Indexed.of(recs.sort_values(["user", "rank"], kind="stable"), "user")
+    def _recs(self) -> ListenerIndex:
+        return self.store.index("reranked_topk", sort=["rank"])
 
-        return self.store.derived("recs", ["reranked_topk"], build)
-
-    def _history(self) -> Indexed:
-        def build() -> Indexed:
-            splits = self.store.load("interaction_splits")
-            plays = splits.groupby(["user", "artist"], as_index=False, sort=True)["plays"].sum()
-            return Indexed.of(plays, "user")
-
-        return self.store.derived("history", ["interaction_splits"], build)
+    def _history(self) -> ListenerIndex:
+        return self.store.index("interaction_splits")
 
     def _profiles(self) -> Indexed:
         def build() -> Indexed:
@@ -186,28 +178,20 @@ class PlaylistPage:
         return self.store.derived("tracks", ["artist_tracks"], build)
 
     def _stored(self, user: str, context: str) -> pd.DataFrame | None:
-        """The ``playlists`` asset's row group for a default-settings request, if it has one.
+        """The ``playlists`` asset's rows for a default-settings request, if it has them.
 
         That asset ran the same ``build_playlists`` over the same artifacts, so reading it gives
-        the identical playlist without recomputing it (what keeps the page responsive under many
-        clients); any other setting, or a missing asset, is built on the spot.
+        the identical playlist without recomputing it (what keeps the page and the API fast
+        under many clients); any other setting, or a missing asset, is built on the spot.
         """
         if self.store.version("playlists") is None:
             return None
-
-        def build() -> Indexed:
-            stored = self.store.load("playlists")
-            return Indexed.of(stored.sort_values(["user", "context", "rank"]), "user")
-
         try:
-            rows = self.store.derived("stored_playlists", ["playlists"], build).rows([user])
+            rows = self.store.index("playlists", sort=["context", "rank"]).rows([user])
         except ArtifactError:
             return None
         rows = rows.loc[rows["context"] == context, list(PLAYLIST_COLUMNS)]
-        if not len(rows):
-            return None
-        keys = [c for c in rows if isinstance(rows[c].dtype, pd.CategoricalDtype)]
-        return rows.astype(dict.fromkeys(keys, "str")).reset_index(drop=True)  # stored encoded
+        return rows.reset_index(drop=True) if len(rows) else None
 
     # ------------------------------------------------------------------ choices and defaults
 
@@ -226,14 +210,16 @@ class PlaylistPage:
         return "", self.listeners(), self.seed_artists()
 
     @_pinned
-    def listeners(self) -> list[str]:
-        """Every listener with recommendations or history, sorted case-insensitively."""
+    def listeners(self, prefix: str = "", limit: int | None = None) -> list[str]:
+        """Listeners whose name starts with ``prefix`` (case-insensitive), alphabetically; all
+        of them without a limit (a search, not a table scan: 360k names stay fast)."""
+        directory = self.store.directory()
+        return directory.search(prefix, len(directory) if limit is None else limit)
 
-        def build() -> list[str]:
-            users = set(self._recs().positions) | set(self._history().positions)
-            return sorted(users, key=lambda u: (str(u).casefold(), str(u)))
-
-        return self.store.derived("listeners", ["reranked_topk", "interaction_splits"], build)
+    @_pinned
+    def most_active(self) -> str | None:
+        """The listener with most plays: who the page opens on."""
+        return self.store.directory().most_active
 
     @_pinned
     def seed_artists(self) -> list[str]:

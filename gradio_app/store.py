@@ -27,6 +27,8 @@ from musicrec_assets.core.artifacts import artifact_path
 from musicrec_assets.core.generations import current_dir
 from musicrec_assets.core.playlist import PLAYLIST_COLUMNS
 
+from .lookup import ListenerDirectory, ListenerIndex
+
 # Parquet artifacts the page reads: (required, optional) columns. Reading only these keeps memory
 # and reload time down; a missing required column is reported like a missing file.
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -184,6 +186,30 @@ class ArtifactStore:
                     value = fh.read().decode("utf-8")
             self._files[name] = ((st.st_mtime_ns, st.st_size), value)
             return value
+
+    def index(self, name: str, *, sort: Sequence[str] = ()) -> ListenerIndex:
+        """A listener index over a table artifact (``gradio_app.lookup``), one per version of the
+        file: requests read one row group, not the table. Checks the columns the page needs."""
+
+        def build() -> ListenerIndex:
+            path = self.path(name)
+            required, optional = COLUMNS[name]
+            present = set(pq.read_schema(path).names)
+            missing = [c for c in required if c not in present]
+            if missing:
+                raise ArtifactSchemaError(name, path, missing, self.build_hint)
+            columns = [*required, *(c for c in optional if c in present)]
+            return ListenerIndex(path, columns=columns, sort=sort)
+
+        return self.derived(f"index:{name}", [name], build)
+
+    def directory(self) -> ListenerDirectory:
+        """Every listener, searchable by prefix, and the most active one (per splits version)."""
+        return self.derived(
+            "directory",
+            ["interaction_splits"],
+            lambda: ListenerDirectory(self.path("interaction_splits")),
+        )
 
     def _read_table(self, name: str, path: Path, fh: BinaryIO) -> pd.DataFrame:
         if name not in COLUMNS:

@@ -46,8 +46,8 @@ def _write(path: str | Path, writer: Callable[[Path], None], suffix: str = "") -
     return Path(path)
 
 
-def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
-    return _write(path, lambda p: df.to_parquet(p, index=False))
+def write_parquet(df: pd.DataFrame, path: str | Path, *, row_group_size: int | None = None) -> Path:
+    return _write(path, lambda p: df.to_parquet(p, index=False, row_group_size=row_group_size))
 
 
 def write_parquet_chunks(
@@ -173,9 +173,16 @@ def artifact_path(storage_dir: str | Path, name: str) -> Path:
     return Path(storage_dir) / f"{name}.{ARTIFACT_EXT[name]}"
 
 
+# Tables the page and the API read one listener at a time: written sorted by listener in row
+# groups of this many rows, so a lookup reads one small group (gradio_app/lookup.py).
+ROW_GROUP_ROWS: dict[str, int] = {"reranked_topk": 50_000, "interaction_splits": 100_000}
+
+
 def save_artifact(storage_dir: str | Path, name: str, value: Any) -> Path:
     """Write an asset's value atomically in its format (DataFrame, arrays, dict or text)."""
     path = artifact_path(storage_dir, name)
+    if name in ROW_GROUP_ROWS:
+        return write_parquet(value, path, row_group_size=ROW_GROUP_ROWS[name])
     return _WRITERS[ARTIFACT_EXT[name]](value, path)
 
 
