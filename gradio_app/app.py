@@ -10,17 +10,22 @@ so it works on a machine without internet access.
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import uvicorn
 from fastapi import FastAPI
 from gradio.components.plot import PlotData
 from pandas.errors import Pandas4Warning
 
 from musicrec_assets.core.config import PlaylistConfig, load_config
 
+from .api import api_app
 from .cold_start import ColdStart
 from .service import ListenerView, PageResult, PlaylistPage
 from .store import ArtifactStore
@@ -218,7 +223,29 @@ def build_app(
         refresh.click(model_report, None, model_out, api_name="model_report")
         demo.load(on_load, None, [status, user, seeds, *model_out], api_visibility="private")
     demo.queue(default_concurrency_limit=CONCURRENCY)
+    demo.musicrec_page = page  # the API mounted beside the page serves the same object
     return demo
+
+
+def server_app(demo: gr.Blocks) -> FastAPI:
+    """The page and the JSON API in one FastAPI app: ``/api/v1`` (docs at ``/api/docs``) and
+    the Gradio page at ``/``."""
+    app = api_app(demo.musicrec_page)
+    return gr.mount_gradio_app(
+        app,
+        demo,
+        path="",
+        footer_links=["api", "settings"],
+        show_error=True,
+        ssr_mode=False,
+        theme=THEME,
+    )
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # a background server leaves them to its host
+        if threading.current_thread() is threading.main_thread():
+            super().install_signal_handlers()
 
 
 def launch(
@@ -229,19 +256,30 @@ def launch(
     prevent_thread_lock: bool = False,
     quiet: bool = False,
 ) -> tuple[FastAPI, str]:
-    """Serve the page locally (never a share link); returns the app and its local URL."""
-    app, local_url, _ = demo.launch(
-        server_name=host,
-        server_port=port,
-        share=False,
-        prevent_thread_lock=prevent_thread_lock,
-        quiet=quiet,
-        show_error=True,
-        ssr_mode=False,
-        footer_links=["api", "settings"],
-        theme=THEME,
+    """Serve the page and the API locally (never a share link); returns the app and its URL.
+    With ``prevent_thread_lock`` the server runs in a background thread (tests, benchmarks)."""
+    if port is None:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+    app = server_app(demo)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning" if quiet else "info", access_log=False
     )
-    return app, local_url
+    server = _Server(config)
+    url = f"http://{host}:{port}/"
+    if not prevent_thread_lock:
+        if not quiet:
+            print(f"musicrec: page at {url}, API at {url}api/v1 (docs {url}api/docs)", flush=True)
+        server.run()
+        return app, url
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the server did not start on {url}")
+        time.sleep(0.05)
+    return app, url
 
 
 def serve(config_path: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from musicrec_assets.core.config import PlaylistConfig
+from musicrec_assets.core.generations import current_dir, run_info
 from musicrec_assets.core.playlist import (
     PLAYLIST_COLUMNS,
     artist_profiles,
@@ -98,6 +99,8 @@ class PageResult:
     plot: dict[str, Any] | None = None
     files: list[str] = field(default_factory=list)
     playlist: pd.DataFrame | None = None  # the raw playlist (PLAYLIST_COLUMNS), for callers
+    error: str | None = None  # why there is no playlist: what an API client acts on (see api.py)
+    stored: bool = False  # read from the playlists asset (default settings) or built now
 
 
 @dataclass
@@ -217,6 +220,29 @@ class PlaylistPage:
         return directory.search(prefix, len(directory) if limit is None else limit)
 
     @_pinned
+    def recommendations(self, user: str, k: int) -> pd.DataFrame | None:
+        """A listener's served top-``k`` artists (``reranked_topk``), or None if it has none."""
+        self._require()
+        rows = self._recs().rows([str(user)])
+        return rows.head(k).reset_index(drop=True) if len(rows) else None
+
+    @_pinned
+    def served(self) -> dict[str, Any]:
+        """Which run's artifacts are served and when each was written (the API's health)."""
+        folder = current_dir(self.store.storage_dir)
+        info = run_info(folder) if folder != self.store.storage_dir else {}
+        built = {row["artifact"]: row["built"] for row in self.store.built_at().to_dict("records")}
+        missing = self.store.missing(REQUIRED)
+        return {
+            "status": "ok" if not missing else "missing artifacts",
+            "missing": missing,
+            "run_id": info.get("run_id"),
+            "generation_started": info.get("started"),
+            "storage": str(self.store.storage_dir),
+            "artifacts": built,
+        }
+
+    @_pinned
     def most_active(self) -> str | None:
         """The listener with most plays: who the page opens on."""
         return self.store.directory().most_active
@@ -262,36 +288,37 @@ class PlaylistPage:
         w_tempo: float | None = None,
         w_valence: float | None = None,
         cap: float | None = None,
+        extras: bool = True,
     ) -> PageResult:
-        """Playlist for a known listener from their reranked_topk rows and listening history."""
+        """Playlist for a known listener from their reranked_topk rows and listening history.
+        ``extras``: the page's plot and download files too (the API does without them)."""
         if user is None or not str(user).strip():
-            return PageResult(message="Pick a listener first (or use the New listener tab).")
+            return PageResult(
+                message="Pick a listener first (or use the New listener tab).", error="no_user"
+            )
         user = str(user)
         try:
             self._require()
             recs, history = self._recs(), self._history()
-            if user not in recs and user not in history:
+            mine, heard = recs.rows([user]), history.rows([user])
+            if not len(mine) and not len(heard):
                 return PageResult(
                     message=f"Unknown listener **{md_text(user)}**. Pick one from the list, "
-                    "or use the New listener tab with a few seed artists."
+                    "or use the New listener tab with a few seed artists.",
+                    error="unknown_listener",
                 )
-            if user not in recs:
+            if not len(mine):
                 return PageResult(
                     message=f"No recommendations for **{md_text(user)}** in reranked_topk.parquet "
                     "(not in the serving model, e.g. too little history). Try the New listener "
-                    "tab with their favourite artists."
+                    "tab with their favourite artists.",
+                    error="no_recommendations",
                 )
             return self._build(
-                user,
-                recs.rows([user]),
-                history.rows([user]),
-                context,
-                length,
-                (w_base, w_tempo, w_valence),
-                cap,
+                user, mine, heard, context, length, (w_base, w_tempo, w_valence), cap, extras
             )
         except ArtifactError as exc:
-            return PageResult(message=self._artifact_message(exc))
+            return PageResult(message=self._artifact_message(exc), error="artifact")
 
     @_pinned
     def new_listener_playlist(
@@ -303,29 +330,36 @@ class PlaylistPage:
         w_tempo: float | None = None,
         w_valence: float | None = None,
         cap: float | None = None,
+        extras: bool = True,
     ) -> PageResult:
         """Playlist for someone the model has never seen, from seed artists (cold start)."""
         picked = [seeds] if isinstance(seeds, str) else list(seeds or [])
         picked = list(dict.fromkeys(s for s in picked if str(s).strip()))
         if not picked:
-            return PageResult(message="Pick at least one seed artist.")
+            return PageResult(message="Pick at least one seed artist.", error="no_seeds")
         try:
             self._require()
             try:
                 recs = self.cold_start(self.store, picked, self.cfg.artists_per_user)
             except (KeyError, ValueError) as exc:  # e.g. the model rejects the seeds
-                return PageResult(message=f"Cannot recommend from these seeds: {md_text(exc)}")
+                return PageResult(
+                    message=f"Cannot recommend from these seeds: {md_text(exc)}",
+                    error="bad_seeds",
+                )
             unknown = [s for s in recs.attrs.get("unknown_seeds", []) if s in picked]
             if recs.empty or len(unknown) == len(picked):
-                return PageResult(message="None of these seed artists is known to the model.")
+                return PageResult(
+                    message="None of these seed artists is known to the model.",
+                    error="unknown_seeds",
+                )
             recs = recs.assign(user=NEW_LISTENER)
             history = pd.DataFrame({"user": NEW_LISTENER, "artist": picked, "plays": 1})
             weights = (w_base, w_tempo, w_valence)
-            result = self._build(NEW_LISTENER, recs, history, context, length, weights, cap)
+            result = self._build(NEW_LISTENER, recs, history, context, length, weights, cap, extras)
         except ArtifactError as exc:
-            return PageResult(message=self._artifact_message(exc))
+            return PageResult(message=self._artifact_message(exc), error="artifact")
         except cold_start.ColdStartUnavailableError as exc:
-            return PageResult(message=md_text(exc))
+            return PageResult(message=md_text(exc), error="unavailable")
         if unknown:
             ignored = ", ".join(md_text(s) for s in unknown)
             result.message += f"\n\nNot known to the model (ignored): {ignored}."
@@ -353,10 +387,14 @@ class PlaylistPage:
         length: float | None,
         weights: tuple[float | None, float | None, float | None],
         cap: float | None,
+        extras: bool = True,
     ) -> PageResult:
         if context not in self.cfg.contexts:
             known = ", ".join(self.cfg.contexts)
-            return PageResult(message=f"Unknown context {md_text(context)}; known: {known}.")
+            return PageResult(
+                message=f"Unknown context {md_text(context)}; known: {known}.",
+                error="unknown_context",
+            )
         ctx = self.cfg.contexts[context]
         n = int(np.clip(round(length if length is not None else self.cfg.length), 1, MAX_LENGTH))
         cap_n = max(1, round(cap if cap is not None else self.cfg.per_artist_cap))
@@ -370,6 +408,7 @@ class PlaylistPage:
         playlist = None
         if (n, cap_n, w) == (self.cfg.length, self.cfg.per_artist_cap, defaults):
             playlist = self._stored(label, context)
+        stored = playlist is not None
         if playlist is None:
             tracks = self._tracks().rows(list(dict.fromkeys(recs["artist"])))
             playlist = build_playlist(
@@ -390,8 +429,8 @@ class PlaylistPage:
         target = context_targets(own_tempo, own_valence, ctx)
 
         message = self._summary(label, context, playlist, target, w, n, cap_n)
-        if playlist.empty:
-            return PageResult(message=message, playlist=playlist)
+        if playlist.empty or not extras:
+            return PageResult(message=message, playlist=playlist, stored=stored)
         table = playlist[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
         decimals = {"tempo (BPM)": 0, "valence": 2, "final": 3}
         decimals |= {part: 3 for part in ("base part", "tempo part", "valence part")}
@@ -402,6 +441,7 @@ class PlaylistPage:
             plot=self._figure(history, profiles, playlist, (own_tempo, own_valence), target),
             files=self.downloads.write(label, context, playlist),
             playlist=playlist,
+            stored=stored,
         )
 
     def _summary(
