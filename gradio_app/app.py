@@ -27,7 +27,7 @@ from musicrec_assets.core.config import PlaylistConfig, load_config
 
 from .api import api_app
 from .cold_start import ColdStart
-from .service import ListenerView, PageResult, PlaylistPage
+from .service import SUGGESTIONS, ListenerView, PageResult, PlaylistPage
 from .store import ArtifactStore
 
 # Gradio 6 calls pandas APIs that pandas 3 deprecates (design §5); silence only Gradio's.
@@ -122,15 +122,36 @@ def build_app(
         """Evaluation metrics and artifact build times."""
         return page.model_report()
 
-    def on_load() -> tuple[Any, ...]:
-        """Fill the pickers and the Model tab from the artifacts as they are now."""
+    def on_load(request: gr.Request) -> tuple[Any, ...]:
+        """Open ready: the listener of ``?user=`` (else the most active one) is selected and
+        their playlist for ``?context=`` (else the first context) is shown without a click."""
+        params = dict(request.query_params) if request is not None else {}
         status, users, seeds = page.page_state()
+        chosen = params.get("user") or (None if status else page.most_active())
+        ctx = params.get("context") if params.get("context") in cfg.contexts else first
+        if chosen and chosen not in users:
+            users = [chosen, *users]
+        weights = page.context_defaults(ctx)
+        built = page.make_playlist(chosen, ctx) if chosen and not status else PageResult()
+        view = page.listener_view(chosen) if chosen and not status else None
+        listener_parts = _listener_outputs(view) if view else ("", None, None)
         return (
             status,
-            gr.update(choices=users),
+            gr.update(choices=users, value=chosen),
             gr.update(choices=seeds),
+            gr.update(value=ctx),
+            weights[0],
+            weights[1],
+            weights[2],
+            weights[3],
+            *_playlist_outputs(built),
+            *listener_parts,
             *page.model_report(),
         )
+
+    def search_listeners(typed: gr.KeyUpData) -> Any:
+        """Listeners starting with what is typed (a server-side search: 360k names stay fast)."""
+        return gr.update(choices=page.listeners(typed.input_value or "", SUGGESTIONS))
 
     with gr.Blocks(
         title="musicrec playlists",
@@ -221,7 +242,29 @@ def build_app(
         )
         build_new.click(seeds_profile, [seeds], listener_out, api_name="seeds_profile")
         refresh.click(model_report, None, model_out, api_name="model_report")
-        demo.load(on_load, None, [status, user, seeds, *model_out], api_visibility="private")
+        opened = [*playlist_out, *listener_out, *model_out]
+        loaded = demo.load(
+            on_load,
+            None,
+            [status, user, seeds, context, w_base, w_tempo, w_valence, context_md, *opened],
+            api_visibility="private",
+        )
+        # The address bar names the listener and context shown, so a playlist can be shared.
+        share_js = (
+            "(u, c) => { const p = new URLSearchParams(window.location.search);"
+            " if (u) { p.set('user', u); } p.set('context', c);"
+            " window.history.replaceState(null, '', '?' + p.toString()); }"
+        )
+        loaded.then(None, [user, context], None, js=share_js, api_visibility="private")
+        build.click(None, [user, context], None, js=share_js, api_visibility="private")
+        user.key_up(
+            search_listeners,
+            None,
+            user,
+            api_visibility="private",
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
     demo.queue(default_concurrency_limit=CONCURRENCY)
     demo.musicrec_page = page  # the API mounted beside the page serves the same object
     return demo
@@ -279,6 +322,15 @@ def launch(
         if not thread.is_alive():
             raise RuntimeError(f"the server did not start on {url}")
         time.sleep(0.05)
+    close_blocks = demo.close
+
+    def close(verbose: bool = True) -> None:
+        """Stop the background server too (``demo.close()`` as with Gradio's own launch)."""
+        server.should_exit = True
+        thread.join(timeout=10)
+        close_blocks(verbose)
+
+    demo.close = close
     return app, url
 
 

@@ -64,6 +64,7 @@ REQUIRED = (
 NEW_LISTENER = "new listener"
 SEED_CHOICES = 5000  # most-played artists offered as seeds; others can still be typed
 MAX_LENGTH = 100
+SUGGESTIONS = 50  # listeners offered before a person types (the picker searches the rest)
 KEEP_DOWNLOADS = 256  # download folders kept on disk (oldest removed first)
 TABLE_COLUMNS = {
     "rank": "rank",
@@ -210,7 +211,7 @@ class PlaylistPage:
                 [],
                 [],
             )
-        return "", self.listeners(), self.seed_artists()
+        return "", self.listeners("", SUGGESTIONS), self.seed_artists()
 
     @_pinned
     def listeners(self, prefix: str = "", limit: int | None = None) -> list[str]:
