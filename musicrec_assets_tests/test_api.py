@@ -75,16 +75,10 @@ def test_the_playlist_is_the_one_musicrec_playlist_prints(api, fake, tmp_path):
     body = got.json()
     assert body["user"] == user and body["context"] == "workout" and len(body["tracks"]) == 8
     assert set(body["tracks"][0]) >= {"rank", "track_id", "track_name", "artist", "final", "reason"}
+    config = str(_config(fake, tmp_path))
+    args = ["--user", user, "--context", "workout", "--length", "8", "--format", "json"]
     cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "musicrec_assets.cli",
-            "playlist",
-            "--config",
-            str(_config(fake, tmp_path)),
-        ]
-        + ["--user", user, "--context", "workout", "--length", "8", "--format", "json"],
+        [sys.executable, "-m", "musicrec_assets.cli", "playlist", "--config", config, *args],
         capture_output=True,
         text=True,
     )
