@@ -50,3 +50,21 @@ def test_a_failure_mid_stream_leaves_the_old_file(tmp_path):
         write_parquet_chunks(broken(), path, empty=EMPTY)
     pd.testing.assert_frame_equal(read_parquet(path), frames()[0])
     assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]  # no temp file left behind
+
+
+def test_row_groups_carry_only_the_categories_they_use(tmp_path):
+    users = [f"listener{i:04d}" for i in range(1000)]
+    df = pd.DataFrame(
+        {"user": pd.Categorical(users * 2, categories=users), "plays": range(2000)}
+    ).sort_values("user", ignore_index=True)
+    path = tmp_path / "t.parquet"
+    write_parquet(df, path, row_group_size=100)
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_row_groups == 20
+    first = pq.ParquetFile(path).read_row_group(0).column("user")
+    assert len(first.combine_chunks().dictionary) == 50  # not all 1,000 listeners
+    back = read_parquet(path)
+    assert isinstance(back["user"].dtype, pd.CategoricalDtype)
+    pd.testing.assert_frame_equal(back.astype({"user": str}), df.astype({"user": str}))
+    write_parquet(df.iloc[:0], path, row_group_size=100)
+    assert read_parquet(path).empty

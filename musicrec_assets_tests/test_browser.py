@@ -62,9 +62,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def storage(tmp_path_factory: pytest.TempPathFactory) -> Path:
     storage = tmp_path_factory.mktemp("artifacts")
     write_fake_artifacts(storage)
+    return storage
+
+
+@pytest.fixture(scope="module")
+def url(storage: Path) -> Iterator[str]:
     demo = build_app(storage)
     _, local_url = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
@@ -163,3 +168,30 @@ def test_names_render_as_text(session: Session) -> None:
         "() => [...document.querySelectorAll('script')].some(s => s.textContent.includes('alert'))"
     )
     assert not injected and not session.dialogs
+
+
+def test_the_page_opens_ready_on_the_most_active_listener(session: Session, storage: Path) -> None:
+    """Without a click: the most active listener is chosen, their default playlist is shown,
+    and the address names them, so the link can be shared."""
+    from gradio_app.service import PlaylistPage
+    from gradio_app.store import ArtifactStore
+    from musicrec_assets.core.config import PlaylistConfig
+
+    top = PlaylistPage(ArtifactStore(storage), PlaylistConfig()).most_active()
+    page = session.page
+    page.locator("#message").filter(has_text=f"{top} · default ·").wait_for()
+    page.locator("#playlist-table").filter(has_text="Because you play").wait_for()
+    assert page.locator("#listener input").input_value() == top
+    page.wait_for_url(lambda u: f"user={top}" in u and "context=default" in u)
+
+
+def test_a_shared_link_opens_that_listener_and_context(session: Session, url: str) -> None:
+    page = session.page
+    page.goto(f"{url}?user=bob&context=chill")
+    page.locator("#message").filter(has_text="bob · chill ·").wait_for()
+    table = page.locator("#playlist-table")
+    table.filter(has_text="for chill (target").wait_for()
+    assert page.locator("#listener input").input_value() == "bob"
+    assert page.locator("#context input:checked").get_attribute("value") == "chill"
+    build_in(page, "workout")  # choosing another context moves the address along
+    page.wait_for_url(lambda u: "user=bob" in u and "context=workout" in u)

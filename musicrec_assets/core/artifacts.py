@@ -47,7 +47,39 @@ def _write(path: str | Path, writer: Callable[[Path], None], suffix: str = "") -
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path, *, row_group_size: int | None = None) -> Path:
-    return _write(path, lambda p: df.to_parquet(p, index=False, row_group_size=row_group_size))
+    """Write a frame; with ``row_group_size``, in row groups of that many rows.
+
+    A categorical column is stored per row group with only the categories that group uses:
+    written as is, every group would carry all of them (360k listener names in each of 176
+    groups made a 215 MB table 1.4 GB).
+    """
+    if row_group_size is None:
+        return _write(path, lambda p: df.to_parquet(p, index=False))
+    table = pa.Table.from_pandas(df, preserve_index=False)
+
+    def _groups(p: Path) -> None:
+        with pq.ParquetWriter(p, table.schema) as writer:
+            for start in range(0, max(table.num_rows, 1), row_group_size):
+                writer.write_table(_compact_dictionaries(table.slice(start, row_group_size)))
+
+    return _write(path, _groups)
+
+
+def _compact_dictionaries(table: pa.Table) -> pa.Table:
+    """Re-encode dictionary columns so each keeps only the values present in ``table``."""
+    for i, field in enumerate(table.schema):
+        if not pa.types.is_dictionary(field.type):
+            continue
+        column = table.column(i).combine_chunks()
+        missing = column.is_null().to_numpy(zero_copy_only=False)
+        codes = column.indices.fill_null(0).to_numpy()
+        used = np.flatnonzero(np.bincount(codes[~missing], minlength=len(column.dictionary)))
+        lookup = np.zeros(max(len(column.dictionary), 1), dtype=codes.dtype)
+        lookup[used] = np.arange(len(used))
+        indices = pa.array(lookup[codes], type=field.type.index_type, mask=missing)
+        compact = pa.DictionaryArray.from_arrays(indices, column.dictionary.take(used))
+        table = table.set_column(i, field, compact)
+    return table
 
 
 def write_parquet_chunks(
