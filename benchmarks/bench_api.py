@@ -15,7 +15,7 @@ seconds, and the CPU the load generator itself used (so a busy generator is visi
 a 2-core machine: stored p95 <= 50 ms and computed p95 <= 300 ms at 20 clients, no errors,
 memory flat.
 
-    uv run python benchmarks/bench_api.py --config C [--clients 1,20,100] [--requests 400]
+    uv run python benchmarks/bench_api.py --config C [--clients 1,20,100] [--requests 1000]
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", type=Path)
     ap.add_argument("--clients", default="1,20,100")
     ap.add_argument("--kinds", default="stored,computed")
-    ap.add_argument("--requests", type=int, default=400, help="per run")
+    ap.add_argument("--requests", type=int, default=1000, help="per run")
     ap.add_argument("--seconds", type=float, default=60, help="per run, at most")
     ap.add_argument("--users", type=int, default=2000, help="listeners drawn from the served")
     ap.add_argument("--out", type=Path, default=REPO / ".musicrec" / "bench" / "api.json")

@@ -2,9 +2,9 @@
 
 ``reranked_topk``, ``interaction_splits`` and ``playlists`` are written sorted by listener in row
 groups of bounded size, so each row group's ``user`` statistics (min, max) say which groups can
-hold a listener: a request reads one small group (kept in a small LRU cache), never the table.
-At Last.fm-360K scale that is ~65k of 18M rows per request, and memory stays bounded however
-many listeners are asked for. The file is opened once per artifact version; a refresh publishes
+hold a listener (a binary search over them): a request reads one group of 10-20k rows (kept in
+a small LRU cache as Arrow, matched there, only the listener's rows become Python objects), never
+the table, and memory stays bounded however many listeners are asked for. The file is opened once per artifact version; a refresh publishes
 a new file, and the old handle keeps reading the old one until the store drops it.
 """
 
@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-CACHED_GROUPS = 16  # row groups kept decoded per artifact (a few MB each)
+CACHED_GROUPS = 32  # row groups kept per artifact (Arrow, about 1 MB each)
 
 
 class ListenerIndex:
@@ -43,8 +43,9 @@ class ListenerIndex:
         self.columns = list(columns) if columns is not None else None
         self.sort = list(sort)
         self.cached = cached
-        self._cache: OrderedDict[int, pd.DataFrame] = OrderedDict()
+        self._cache: OrderedDict[int, pa.Table] = OrderedDict()
         self._lock = threading.Lock()
+        self._reading = threading.Lock()
         meta = self.file.metadata
         col = self.file.schema_arrow.get_field_index(key)
         mins, maxs = [], []
@@ -56,54 +57,79 @@ class ListenerIndex:
             mins.append(str(stats.min))
             maxs.append(str(stats.max))
         self.mins, self.maxs = mins, maxs
+        self.ordered = mins is not None and all(
+            a <= b for a, b in zip(maxs, mins[1:], strict=False)
+        )
         self.groups = meta.num_row_groups
 
-    def _group(self, i: int) -> pd.DataFrame:
+    def _group(self, i: int) -> pa.Table:
         with self._lock:
             if i in self._cache:
                 self._cache.move_to_end(i)
                 return self._cache[i]
-        table = self.file.read_row_group(i, columns=self.columns)
-        for j, field in enumerate(table.schema):  # categorical keys become plain strings
-            if pa.types.is_dictionary(field.type):
-                table = table.set_column(j, field.name, table.column(j).cast(pa.string()))
-        frame = table.to_pandas()
+        with self._reading:  # one reader object is not safe to share: concurrent reads crashed
+            table = self.file.read_row_group(i, columns=self.columns)
         with self._lock:
-            self._cache[i] = frame
+            self._cache[i] = table
             while len(self._cache) > self.cached:
                 self._cache.popitem(last=False)
-        return frame
+        return table
 
-    def _candidates(self, value: str) -> list[int]:
-        """Row groups whose key range holds ``value`` (a scan of a few hundred statistics, so
-        a file not sorted by listener is still read correctly, only less selectively)."""
+    def _candidates(self, value: str) -> range | list[int]:
+        """Row groups whose key range holds ``value``: a binary search over the groups' ranges
+        when they are in order (a listener-sorted file), else a scan of their statistics (a file
+        not sorted by listener is still read correctly, only less selectively)."""
         if self.mins is None:
-            return list(range(self.groups))
+            return range(self.groups)
+        if self.ordered:
+            return range(
+                bisect.bisect_left(self.maxs, value), bisect.bisect_right(self.mins, value)
+            )
         return [
             i
             for i, (lo, hi) in enumerate(zip(self.mins, self.maxs, strict=True))
             if lo <= value <= hi
         ]
 
-    def rows(self, keys: Sequence[Any]) -> pd.DataFrame:
-        """Rows whose key is in ``keys`` (unknown keys are ignored), in ``keys`` order."""
+    def _hits(self, table: pa.Table, value: str) -> pa.Table:
+        """The rows of one group whose key is ``value``, compared in Arrow (a dictionary key
+        is matched by its code), so only those rows ever become Python objects."""
+        column = table.column(self.key)
+        if pa.types.is_dictionary(column.type):
+            parts = []
+            for chunk in column.chunks:
+                code = chunk.dictionary.index(value).as_py()
+                parts.append(
+                    pc.equal(chunk.indices, code) if code >= 0 else pa.nulls(len(chunk), pa.bool_())
+                )
+            mask = pa.chunked_array(parts, pa.bool_())
+        else:
+            mask = pc.equal(column, value)
+        return table.filter(mask)
+
+    def rows(self, keys: Sequence[Any], where: dict[str, str] | None = None) -> pd.DataFrame:
+        """Rows whose key is in ``keys`` (unknown keys are ignored), in ``keys`` order, sorted
+        by ``sort`` (stable); ``where``: only rows with these column values (e.g. a context)."""
         parts = []
         for value in keys:
             value = str(value)
             for i in self._candidates(value):
-                group = self._group(i)
-                hit = group[group[self.key].to_numpy() == value]
-                if len(hit):
-                    parts.append(hit)
+                hit = self._hits(self._group(i), value)
+                if hit.num_rows:
+                    parts.append(_decoded(hit))
         if not parts:
             return self._empty()
-        out = pd.concat(parts, ignore_index=True)
-        return out.sort_values(self.sort, kind="stable") if self.sort else out
+        out = pa.concat_tables(parts)
+        for column, value in (where or {}).items():
+            out = out.filter(pc.equal(out.column(column), value))
+        if self.sort:
+            order = pc.sort_indices(out, [(c, "ascending") for c in self.sort])
+            out = out.take(order)  # Arrow's sort is stable
+        return _plain(out).to_pandas()
 
     def _empty(self) -> pd.DataFrame:
-        schema = self.file.schema_arrow
-        names = self.columns or schema.names
-        return schema.empty_table().select(names).to_pandas()
+        names = self.columns or self.file.schema_arrow.names
+        return _plain(self.file.schema_arrow.empty_table().select(names)).to_pandas()
 
     def __contains__(self, value: object) -> bool:
         return len(self.rows([value])) > 0
@@ -147,3 +173,16 @@ class ListenerDirectory:
                 break
             out.append(str(self.names[i]))
         return out
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary columns as plain strings (groups carry different dictionaries)."""
+    for j, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(j, field.name, table.column(j).cast(field.type.value_type))
+    return table
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """Without the pandas metadata that would turn decoded keys back into categoricals."""
+    return _decoded(table).replace_schema_metadata(None)

@@ -91,11 +91,14 @@ def empty_table() -> pd.DataFrame:
     return pd.DataFrame({label: [] for label in TABLE_COLUMNS.values()})
 
 
+_EMPTY_TABLE = empty_table()  # shared by results without a table (only ever read)
+
+
 @dataclass
 class PageResult:
     """Everything one build shows: table, message, plot (a Plotly figure dict), download paths."""
 
-    table: pd.DataFrame = field(default_factory=empty_table)
+    table: pd.DataFrame = field(default_factory=lambda: _EMPTY_TABLE)
     message: str = ""
     plot: dict[str, Any] | None = None
     files: list[str] = field(default_factory=list)
@@ -191,11 +194,11 @@ class PlaylistPage:
         if self.store.version("playlists") is None:
             return None
         try:
-            rows = self.store.index("playlists", sort=["context", "rank"]).rows([user])
+            index = self.store.index("playlists", sort=["rank"])
+            rows = index.rows([user], where={"context": context})
         except ArtifactError:
             return None
-        rows = rows.loc[rows["context"] == context, list(PLAYLIST_COLUMNS)]
-        return rows.reset_index(drop=True) if len(rows) else None
+        return rows[list(PLAYLIST_COLUMNS)] if len(rows) else None
 
     # ------------------------------------------------------------------ choices and defaults
 
@@ -300,6 +303,12 @@ class PlaylistPage:
         user = str(user)
         try:
             self._require()
+            if not extras:  # the API: a stored playlist is the whole answer
+                quick = self._stored_result(
+                    user, context, length, (w_base, w_tempo, w_valence), cap
+                )
+                if quick is not None:
+                    return quick
             recs, history = self._recs(), self._history()
             mine, heard = recs.rows([user]), history.rows([user])
             if not len(mine) and not len(heard):
@@ -320,6 +329,28 @@ class PlaylistPage:
             )
         except ArtifactError as exc:
             return PageResult(message=self._artifact_message(exc), error="artifact")
+
+    @_pinned
+    def stored_playlist(
+        self,
+        user: str,
+        context: str = "default",
+        length: float | None = None,
+        w_base: float | None = None,
+        w_tempo: float | None = None,
+        w_valence: float | None = None,
+        cap: float | None = None,
+    ) -> PageResult | None:
+        """``make_playlist(..., extras=False)`` when the ``playlists`` asset holds the answer
+        (default settings, a known listener), else None: one cached row-group read, cheap
+        enough for the API to answer without a worker thread."""
+        try:
+            self._require()
+            return self._stored_result(
+                str(user), context, length, (w_base, w_tempo, w_valence), cap
+            )
+        except ArtifactError:
+            return None
 
     @_pinned
     def new_listener_playlist(
@@ -390,25 +421,13 @@ class PlaylistPage:
         cap: float | None,
         extras: bool = True,
     ) -> PageResult:
-        if context not in self.cfg.contexts:
-            known = ", ".join(self.cfg.contexts)
-            return PageResult(
-                message=f"Unknown context {md_text(context)}; known: {known}.",
-                error="unknown_context",
-            )
-        ctx = self.cfg.contexts[context]
-        n = int(np.clip(round(length if length is not None else self.cfg.length), 1, MAX_LENGTH))
-        cap_n = max(1, round(cap if cap is not None else self.cfg.per_artist_cap))
-        w = tuple(
-            float(v if v is not None else d)
-            for v, d in zip(weights, (ctx.w_base, ctx.w_tempo, ctx.w_valence), strict=True)
-        )
+        settings = self._settings(context, length, weights, cap)
+        if isinstance(settings, PageResult):
+            return settings
+        ctx, n, cap_n, w, default = settings
         artists = list(dict.fromkeys([*recs["artist"], *history["artist"]]))
         profiles = self._profiles().rows(artists)
-        defaults = (ctx.w_base, ctx.w_tempo, ctx.w_valence)
-        playlist = None
-        if (n, cap_n, w) == (self.cfg.length, self.cfg.per_artist_cap, defaults):
-            playlist = self._stored(label, context)
+        playlist = self._stored(label, context) if default else None
         stored = playlist is not None
         if playlist is None:
             tracks = self._tracks().rows(list(dict.fromkeys(recs["artist"])))
@@ -444,6 +463,56 @@ class PlaylistPage:
             playlist=playlist,
             stored=stored,
         )
+
+    def _settings(
+        self,
+        context: str,
+        length: float | None,
+        weights: tuple[float | None, float | None, float | None],
+        cap: float | None,
+    ) -> PageResult | tuple[Any, int, int, tuple[float, ...], bool]:
+        """The context, length, per-artist cap and weights a request resolves to, and whether
+        they are the defaults the ``playlists`` asset was built with (or the error to show)."""
+        if context not in self.cfg.contexts:
+            known = ", ".join(self.cfg.contexts)
+            return PageResult(
+                message=f"Unknown context {md_text(context)}; known: {known}.",
+                error="unknown_context",
+            )
+        ctx = self.cfg.contexts[context]
+        n = int(np.clip(round(length if length is not None else self.cfg.length), 1, MAX_LENGTH))
+        cap_n = max(1, round(cap if cap is not None else self.cfg.per_artist_cap))
+        w = tuple(
+            float(v if v is not None else d)
+            for v, d in zip(weights, (ctx.w_base, ctx.w_tempo, ctx.w_valence), strict=True)
+        )
+        defaults = (
+            self.cfg.length,
+            self.cfg.per_artist_cap,
+            (ctx.w_base, ctx.w_tempo, ctx.w_valence),
+        )
+        return ctx, n, cap_n, w, (n, cap_n, w) == defaults
+
+    def _stored_result(
+        self,
+        user: str,
+        context: str,
+        length: float | None,
+        weights: tuple[float | None, float | None, float | None],
+        cap: float | None,
+    ) -> PageResult | None:
+        """A default-settings playlist straight from the ``playlists`` asset: one row-group read,
+        no history or recommendations needed (the rows carry their targets). None otherwise."""
+        settings = self._settings(context, length, weights, cap)
+        if isinstance(settings, PageResult) or not settings[4]:
+            return None
+        _, n, cap_n, w, _ = settings
+        playlist = self._stored(user, context)
+        if playlist is None:
+            return None
+        target = tuple(float(playlist[c].iloc[0]) for c in ("target_tempo", "target_valence"))
+        message = self._summary(user, context, playlist, target, w, n, cap_n)
+        return PageResult(message=message, playlist=playlist, stored=True)
 
     def _summary(
         self,

@@ -416,7 +416,8 @@ def test_default_settings_serve_the_playlists_asset_unchanged(
     shutil.copytree(storage, own)
     cfg = PlaylistConfig()
     page = PlaylistPage(ArtifactStore(own), cfg)
-    computed = page.make_playlist("bob", "chill").playlist  # no playlists.parquet yet
+    built = page.make_playlist("bob", "chill")  # no playlists.parquet yet
+    computed = built.playlist
     recs = read_parquet(own / "reranked_topk.parquet")
     history = read_parquet(own / "interaction_splits.parquet")
     profiles = artist_profiles(
@@ -427,13 +428,20 @@ def test_default_settings_serve_the_playlists_asset_unchanged(
     )
     # written as the asset writes it: row group per chunk, keys dictionary-encoded
     write_parquet_chunks(
-        chunks, own / "playlists.parquet", empty=empty_playlists(), dictionary=ENCODED_COLUMNS
+        chunks,
+        own / "playlists.parquet",
+        empty=empty_playlists(),
+        dictionary=ENCODED_COLUMNS,
+        row_group_size=3,  # listeners straddle row groups
     )
     batch = read_parquet(own / "playlists.parquet")
     assert isinstance(batch["track_id"].dtype, pd.CategoricalDtype)
     stored = page.make_playlist("bob", "chill").playlist
     assert stored["track_id"].dtype == computed["track_id"].dtype
     pd.testing.assert_frame_equal(stored, computed, check_dtype=False)
+    quick = page.make_playlist("bob", "chill", extras=False)  # the API's path: the asset alone
+    assert quick.stored and not built.stored and quick.message == built.message
+    pd.testing.assert_frame_equal(quick.playlist, computed, check_dtype=False)
     batch["reason"] = batch["reason"].where(batch["user"] != "bob", "from the asset")
     write_parquet(batch, own / "playlists.parquet")
     assert (page.make_playlist("bob", "chill").playlist["reason"] == "from the asset").all()
