@@ -127,15 +127,16 @@ STATUS = {
 }
 
 
-def _tracks(result: PageResult) -> list[Track]:
-    """The playlist's rows as Track models, missing values as None (column by column: a
-    whole-frame ``astype(object)`` cost more than the rest of a stored request)."""
+def _tracks(result: PageResult) -> list[dict[str, Any]]:
+    """The playlist's rows as Track fields, missing values as None (column by column: a
+    whole-frame ``astype(object)`` cost more than the rest of a stored request); the Playlist
+    model validates them all in one call."""
     df = result.playlist
     if df is None or df.empty:
         return []
     names = list(Track.model_fields)
     columns = [[None if pd.isna(v) else v for v in df[name].tolist()] for name in names]
-    return [Track(**dict(zip(names, row, strict=True))) for row in zip(*columns, strict=True)]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _respond(result: PageResult, user: str, context: str, fmt: Format) -> Any:
@@ -144,13 +145,16 @@ def _respond(result: PageResult, user: str, context: str, fmt: Format) -> Any:
         raise _error(status, result.message.replace("**", ""), parameter)
     playlist = result.playlist
     if fmt == "json":
-        return Playlist(
-            user=user,
-            context=context,
-            stored=result.stored,
-            message=result.message.replace("**", ""),
-            tracks=_tracks(result),
-        )
+        body = Playlist.model_validate(
+            {
+                "user": user,
+                "context": context,
+                "stored": result.stored,
+                "message": result.message.replace("**", ""),
+                "tracks": _tracks(result),
+            }
+        )  # validated once here; FastAPI would validate a returned model again
+        return Response(body.model_dump_json(), media_type="application/json")
     text = {
         "csv": lambda: to_csv(playlist[list(PLAYLIST_COLUMNS)]),
         "m3u": lambda: to_m3u(playlist),

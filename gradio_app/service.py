@@ -195,10 +195,10 @@ class PlaylistPage:
             return None
         try:
             index = self.store.index("playlists", sort=["rank"])
-            rows = index.rows([user], where={"context": context})
+            rows = index.rows([user], where={"context": context}, columns=PLAYLIST_COLUMNS)
         except ArtifactError:
             return None
-        return rows[list(PLAYLIST_COLUMNS)] if len(rows) else None
+        return rows if len(rows) else None
 
     # ------------------------------------------------------------------ choices and defaults
 
