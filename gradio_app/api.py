@@ -166,11 +166,15 @@ def _respond(result: PageResult, user: str, context: str, fmt: Format) -> Any:
 # Playlists built at once. Building is CPU-bound Python: more threads than cores only trade the
 # GIL back and forth (20 concurrent builds cost 3x the CPU of one at a time, measured at 360K).
 BUILDS = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="musicrec-build")
+# Stored answers: a row-group read (Arrow, GIL released) overlaps the event loop's work in two
+# threads; at 360K this served 1.3-1.6x the requests of answering inline (bench_api.py).
+READS = ThreadPoolExecutor(2, thread_name_prefix="musicrec-read")
 
 
-async def _build(fn: Callable[..., PageResult], *args: Any, **kwargs: Any) -> PageResult:
-    call = functools.partial(fn, *args, **kwargs)
-    return await asyncio.get_running_loop().run_in_executor(BUILDS, call)
+async def _run(pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(
+        pool, functools.partial(fn, *args, **kwargs)
+    )
 
 
 def router(page: PlaylistPage) -> APIRouter:
@@ -217,9 +221,9 @@ def router(page: PlaylistPage) -> APIRouter:
         format: Format = "json",
     ) -> Any:
         settings = (user, context, length, w_base, w_tempo, w_valence, per_artist)
-        result = page.stored_playlist(*settings)  # a stored answer is a read: no thread needed
+        result = await _run(READS, page.stored_playlist, *settings)
         if result is None:
-            result = await _build(page.make_playlist, *settings, extras=False)
+            result = await _run(BUILDS, page.make_playlist, *settings, extras=False)
         return _respond(result, user, context, format)
 
     @api.post(
@@ -229,7 +233,8 @@ def router(page: PlaylistPage) -> APIRouter:
         responses={422: {"description": "bad parameter or no known seed"}},
     )
     async def new_listener(body: NewListenerPlaylist, format: Format = "json") -> Any:
-        result = await _build(
+        result = await _run(
+            BUILDS,
             page.new_listener_playlist,
             body.seeds,
             body.context,
