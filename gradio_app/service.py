@@ -387,7 +387,9 @@ class PlaylistPage:
             recs = recs.assign(user=NEW_LISTENER)
             history = pd.DataFrame({"user": NEW_LISTENER, "artist": picked, "plays": 1})
             weights = (w_base, w_tempo, w_valence)
-            result = self._build(NEW_LISTENER, recs, history, context, length, weights, cap, extras)
+            result = self._build(
+                NEW_LISTENER, recs, history, context, length, weights, cap, extras, known=False
+            )
         except ArtifactError as exc:
             return PageResult(message=self._artifact_message(exc), error="artifact")
         except cold_start.ColdStartUnavailableError as exc:
@@ -420,14 +422,18 @@ class PlaylistPage:
         weights: tuple[float | None, float | None, float | None],
         cap: float | None,
         extras: bool = True,
+        known: bool = True,
     ) -> PageResult:
+        """The playlist for ``label``: read from the ``playlists`` asset for a ``known``
+        listener at default settings (never for a new listener, whatever their label), else
+        built now."""
         settings = self._settings(context, length, weights, cap)
         if isinstance(settings, PageResult):
             return settings
         ctx, n, cap_n, w, default = settings
         artists = list(dict.fromkeys([*recs["artist"], *history["artist"]]))
         profiles = self._profiles().rows(artists)
-        playlist = self._stored(label, context) if default else None
+        playlist = self._stored(label, context) if default and known else None
         stored = playlist is not None
         if playlist is None:
             tracks = self._tracks().rows(list(dict.fromkeys(recs["artist"])))
