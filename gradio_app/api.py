@@ -103,7 +103,7 @@ class Health(BaseModel):
     status: str
     missing: list[str]
     run_id: str | None = Field(description="the run whose artifacts are served")
-    generation_started: float | None
+    generation_started: str | None = Field(description="when that run began (UTC)")
     storage: str
     artifacts: dict[str, str] = Field(description="artifact file → when it was written (UTC)")
 
@@ -142,7 +142,10 @@ def _tracks(result: PageResult) -> list[dict[str, Any]]:
 def _respond(result: PageResult, user: str, context: str, fmt: Format) -> Any:
     if result.error:
         status, parameter = STATUS.get(result.error, (422, None))
-        raise _error(status, result.message.replace("**", ""), parameter)
+        message = result.message.replace("**", "")
+        if result.error == "unknown_listener":  # the page's text points at its own tab
+            message = f"Unknown listener {user}; for a new listener POST /api/v1/playlist seeds."
+        raise _error(status, message, parameter)
     playlist = result.playlist
     if fmt == "json":
         body = Playlist.model_validate(

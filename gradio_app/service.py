@@ -18,6 +18,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,13 @@ _MD_ESCAPES.update({ord("<"): "&lt;", ord(">"): "&gt;", ord("&"): "&amp;", ord('
 def md_text(value: Any) -> str:
     """``value`` as literal Markdown text: no markup, no HTML, one line."""
     return " ".join(str(value).split()).translate(_MD_ESCAPES)
+
+
+def _utc(seconds: float | None) -> str | None:
+    """A Unix time as the page and the API show times: ``2026-12-08 00:11:34 UTC``."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def empty_table() -> pd.DataFrame:
@@ -241,7 +249,7 @@ class PlaylistPage:
             "status": "ok" if not missing else "missing artifacts",
             "missing": missing,
             "run_id": info.get("run_id"),
-            "generation_started": info.get("started"),
+            "generation_started": _utc(info.get("started")),
             "storage": str(self.store.storage_dir),
             "artifacts": built,
         }

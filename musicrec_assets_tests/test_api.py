@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +21,7 @@ from gradio_app.api import api_app
 from gradio_app.service import PlaylistPage
 from gradio_app.store import ArtifactStore
 from musicrec_assets.core.config import PlaylistConfig
+from musicrec_assets.core.generations import open_generation, publish
 from musicrec_assets_tests.web_data import write_fake_artifacts
 
 XSPF = "{http://xspf.org/ns/0/}"
@@ -124,6 +128,7 @@ def test_custom_weights_change_the_playlist_and_errors_name_the_parameter(api, f
         assert bad.json()["error"]["parameter"] == name, bad.json()
     missing = api.get("/api/v1/listeners/nobody/playlist")
     assert missing.status_code == 404 and "nobody" in missing.json()["error"]["message"]
+    assert "POST /api/v1/playlist" in missing.json()["error"]["message"]
 
 
 def test_new_listener_playlist(api, fake):
@@ -149,3 +154,15 @@ def test_contexts_health_and_docs(api):
     assert api.get("/api/docs").status_code == 200
     paths = api.get("/api/openapi.json").json()["paths"]
     assert "/api/v1/listeners/{user}/playlist" in paths and "/api/v1/playlist" in paths
+
+
+def test_health_names_the_published_run(fake, tmp_path):
+    storage = tmp_path / "derived"
+    shutil.copytree(fake.storage_dir, storage)
+    open_generation(storage, "run-7")
+    assert publish(storage, "run-7")
+    api = TestClient(api_app(PlaylistPage(ArtifactStore(storage), PlaylistConfig())))
+    health = api.get("/api/v1/health").json()
+    assert health["run_id"] == "run-7" and health["status"] == "ok"
+    started = datetime.strptime(health["generation_started"], "%Y-%m-%d %H:%M:%S UTC")
+    assert abs(started.replace(tzinfo=UTC).timestamp() - time.time()) < 600
