@@ -1,7 +1,8 @@
 """Start `dagster dev` on a free port, check the code location over GraphQL, stop it cleanly.
 
 `dagster dev` runs in its own session and the whole process group is stopped at the end (a plain
-SIGTERM to the parent leaves the webserver holding the port, design §5).
+SIGTERM to the parent leaves the webserver holding the port; docs/architecture.md, Operations
+notes).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from .cold_start import ColdStart
 from .service import SUGGESTIONS, ListenerView, PageResult, PlaylistPage
 from .store import ArtifactStore
 
-# Gradio 6 calls pandas APIs that pandas 3 deprecates (design §5); silence only Gradio's.
+# Gradio 6 calls pandas APIs that pandas 3 deprecates; silence only Gradio's.
 warnings.filterwarnings("ignore", category=Pandas4Warning, module=r"gradio\.")
 
 DEFAULT_HOST = "127.0.0.1"

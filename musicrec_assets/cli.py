@@ -1,4 +1,4 @@
-"""The ``musicrec`` command line (design §2): materialize, web, demo, sample, playlist."""
+"""The ``musicrec`` command line: materialize, web, demo, sample, playlist (README, Commands)."""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ def ensure_dagster_home() -> Path:
     """Use the caller's ``DAGSTER_HOME`` if set, else a project one with telemetry off.
 
     Dagster needs an absolute, existing directory; without one it uses a temporary instance and
-    CLI runs vanish from ``dagster dev`` (design §5).
+    CLI runs vanish from ``dagster dev``.
     """
     if os.environ.get("DAGSTER_HOME"):
         home = Path(os.environ["DAGSTER_HOME"]).resolve()

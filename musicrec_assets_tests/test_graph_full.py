@@ -1,4 +1,4 @@
-"""The whole graph on a small sample: contracts of design §2, determinism, the reranker gate."""
+"""The whole graph on a small sample: artifact contracts, determinism, the reranker gate."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def test_same_config_and_seed_give_identical_outputs(built, small_sample, tmp_pa
 
 
 def test_every_rerank_feature_varies_on_the_sample(built):
-    """The seed's reranker saw 10 constant features (seed-system.md §7); ours all carry signal."""
+    """The seed's reranker saw 10 constant features (docs/architecture.md); ours all carry signal."""
     from musicrec_assets.core.rerank import feature_names
 
     _, storage, _ = built

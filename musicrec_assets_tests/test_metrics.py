@@ -46,7 +46,7 @@ def test_hand_computed_example():
 def test_standard_and_seed_formulas_differ_and_map_stays_below_precision():
     top, rel = _example()
     m = evaluate_topk(top, rel, k=3, n_catalogue=12, users=["A"])
-    # seed "B" (seed-system.md §11): AP / hits found, IDCG from the list's own labels.
+    # the seed's definitions: AP / hits found, IDCG from the list's own labels.
     seed_ap = (1 + 2 / 3) / 2
     seed_ndcg = (1 / L2 + 1 / L4) / (1 / L2 + 1 / L3)
     assert m["map"] == pytest.approx((1 + 2 / 3) / 3)

@@ -137,7 +137,7 @@ def test_context_targets_pull_toward_context() -> None:
 
 
 def test_expansion_by_artist_id_never_by_name_substring() -> None:
-    """The seed's regex found Sigala's "Lasting Lover" for "Gala" (seed-system §14.11)."""
+    """The seed's regex found Sigala's "Lasting Lover" for "Gala"; a credited id never does."""
     tracks = make_tracks(
         [
             {

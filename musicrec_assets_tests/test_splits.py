@@ -1,4 +1,4 @@
-"""The per-listener split of design §3."""
+"""The per-listener split (docs/architecture.md, Evaluation protocol)."""
 
 import numpy as np
 import pandas as pd

@@ -35,7 +35,7 @@ from musicrec_assets.core.playlist import (
 from musicrec_assets_tests.web_data import HOSTILE_ARTIST, HOSTILE_USER, write_fake_artifacts
 
 HEADERS = list(TABLE_COLUMNS.values())
-# Gradio's own pandas calls warn under pandas 3 (design §5); pytest resets the app's filter.
+# Gradio's own pandas calls warn under pandas 3; pytest resets the app's filter.
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning:gradio")
 
 

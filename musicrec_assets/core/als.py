@@ -1,10 +1,11 @@
 """Stage one: implicit's ALS on one stage's listener × artist plays, and the one scoring function.
 
-Fixes the seed (seed-system.md §4-§5, §14.5-7, §14.13): BM25 is oriented with artists as the
-"documents" (as implicit's own examples do) and K1/B come from config; the k-core filter re-indexes,
-so every scorable artist has a fitted vector; cosine normalisation and the popularity prior live in
-``scoring_factors`` only, which candidates, cold start and evaluation all go through; the model is
-CPU-only, seeded, on a fixed small thread count, and saved as plain arrays (no pickle).
+Fixes the seed (docs/architecture.md, "What the seed project got wrong"): BM25 is oriented with
+artists as the "documents" (as implicit's own examples do) and K1/B come from config; the k-core
+filter re-indexes, so every scorable artist has a fitted vector; cosine normalisation and the
+popularity prior live in ``scoring_factors`` only, which candidates, cold start and evaluation all
+go through; the model is CPU-only, seeded, on a fixed small thread count, and saved as plain arrays
+(no pickle).
 """
 
 from __future__ import annotations

@@ -166,7 +166,8 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-# File extension of every asset's artifact at ``<storage.dir>/<asset>.<ext>`` (design §2).
+# File extension of every asset's artifact at ``<storage.dir>/<asset>.<ext>``
+# (docs/architecture.md).
 ARTIFACT_EXT: dict[str, str] = {
     "listens": "parquet",
     "spotify_tracks": "parquet",

@@ -1,8 +1,9 @@
 """Blending the reranker with a base generator, choosing α on validation, deterministic top-K.
 
-Fixes the seed (seed-system.md §9, §14.8): both scores are min-max normalised per listener
-before mixing, so α means the same thing for every listener and any per-listener scale of the
-LambdaRank output is irrelevant; ties are broken by artist key, never by an unstable sort.
+Fixes the seed (docs/architecture.md, "What the seed project got wrong"): both scores are min-max
+normalised per listener before mixing, so α means the same thing for every listener and any
+per-listener scale of the LambdaRank output is irrelevant; ties are broken by artist key, never by
+an unstable sort.
 
 Sized for Last.fm-360K (72M serve rows, an 11-point α sweep over 12M validation rows): listeners
 and artists become integer codes once per frame, per-listener statistics are segment reductions,

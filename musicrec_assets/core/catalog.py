@@ -1,8 +1,9 @@
 """Spotify artist vectors, the Last.fm → Spotify artist catalogue, and listener × artist plays.
 
-Fixes the seed's join (seed-system.md §2-§3, §14.9-10): a track counts for every credited artist,
-genres are ranked by their real share instead of alphabetically, a Last.fm name resolves to at most
-one Spotify artist (namesakes never duplicate plays), and artists without a Spotify match are kept.
+Fixes the seed's join (docs/architecture.md, "What the seed project got wrong"): a track counts for
+every credited artist, genres are ranked by their real share instead of alphabetically, a Last.fm
+name resolves to at most one Spotify artist (namesakes never duplicate plays), and artists without a
+Spotify match are kept.
 """
 
 from __future__ import annotations

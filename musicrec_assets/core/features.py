@@ -1,9 +1,10 @@
 """Content and popularity features per artist and per listener, keyed like everything else.
 
-Fixes the seed (seed-system.md §6, §14.1): item features are keyed by the ``artist`` key through
-the catalogue's ``artist → spotify_id`` map (the seed joined ALS integers to Spotify ids and got
-all zeros); audio attributes are z-scored so tempo and loudness do not dominate distances; missing
-content stays NaN instead of 0. Only the stage's fit interactions feed popularity and profiles.
+Fixes the seed (docs/architecture.md, "What the seed project got wrong"): item features are keyed by
+the ``artist`` key through the catalogue's ``artist → spotify_id`` map (the seed joined ALS integers
+to Spotify ids and got all zeros); audio attributes are z-scored so tempo and loudness do not
+dominate distances; missing content stays NaN instead of 0. Only the stage's fit interactions feed
+popularity and profiles.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""The one top-K evaluator (design §3), used for every system, the α sweep and the gate.
+"""The one top-K evaluator, used for every system, the α sweep and the gate (docs/architecture.md,
+Evaluation protocol).
 
-Standard definitions (seed-system.md §11 "A"; the seed's "B" is what made its MAP exceed its
-precision): precision = hits / K; recall = hits / |T|; AP = Σ_{hits at r ≤ K} precision@r divided
-by min(K, |T|); NDCG with binary gains 1/log2(r + 1) and the ideal DCG over min(K, |T|) relevant
-items, never over the list's own labels; hit rate; catalogue coverage. Users are the given
-listeners with ≥ 1 relevant item; a listener without recommendations scores 0. Vectorised.
+Standard definitions (the seed's own made its MAP exceed its precision): precision = hits / K;
+recall = hits / |T|; AP = Σ_{hits at r ≤ K} precision@r divided by min(K, |T|); NDCG with binary
+gains 1/log2(r + 1) and the ideal DCG over min(K, |T|) relevant items, never over the list's own
+labels; hit rate; catalogue coverage. Users are the given listeners with ≥ 1 relevant item; a
+listener without recommendations scores 0. Vectorised.
 """
 
 from __future__ import annotations

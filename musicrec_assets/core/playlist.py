@@ -4,7 +4,8 @@ Small steps in the style of ListenBrainz troi, each a plain function over pandas
 tested alone, composed by :func:`build_playlists` (every listener × context; the batch asset) and
 :func:`build_playlist` (one listener; the web page), so both always score the same way.
 
-It replaces the seed notebook's playlist stage (seed-system.md §12, §14 item 11):
+It replaces the seed notebook's playlist stage (docs/architecture.md, "What the seed project got
+wrong"):
 
 - tracks come from the recommended artist's *Spotify id* among each track's credited ids (a
   featured credit counts), never from a regex substring of names ("Gala" never finds Sigala);
@@ -38,7 +39,7 @@ from .config import ContextConfig, PlaylistConfig
 from .ids import sorted_codes
 from .parallel import ordered_map
 
-TEMPO_SCALE = 80.0  # BPM difference at which Tempo_sim reaches 0 (design §4)
+TEMPO_SCALE = 80.0  # BPM difference at which Tempo_sim reaches 0 (architecture: Playlist scoring)
 NEUTRAL_SIM = 0.5  # similarity given when the track's or the target's value is unknown
 # Audio features compared for the "because" artist, each divided by a fixed typical spread so
 # the result does not depend on which artists happen to be in the table (page == batch).

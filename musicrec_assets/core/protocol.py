@@ -1,4 +1,4 @@
-"""The evaluation protocol of design §3 as data: which interactions each model stage may see.
+"""The evaluation protocol (docs/architecture.md) as data: which interactions each model stage may see.
 
 A stage is fitted on a fixed set of splits (``FIT_SPLITS``) and never on anything else; labels
 are a separate split that is by construction disjoint from the fit rows. The test labels are only

@@ -489,7 +489,7 @@ def evaluate(
     chunk_users: int = 20_000,
     num_threads: int = 2,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """``evaluation_topk`` and ``evaluation_report`` on the test listeners (design §2-§3).
+    """``evaluation_topk`` and ``evaluation_report`` on the test listeners (docs/architecture.md).
 
     The only reader of test labels. Every system is built from train+val only: each generator
     (its own top-K from the test-stage candidates, so popularity and item-kNN are the usual

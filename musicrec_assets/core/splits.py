@@ -1,4 +1,5 @@
-"""Per-listener hold-out split (design §3), temporal when the log has timestamps, random otherwise.
+"""Per-listener hold-out split, temporal when the log has timestamps, random otherwise
+(docs/architecture.md, Evaluation protocol).
 
 For every listener with at least ``min_artists`` artists, the last ``test`` share of their artists
 (by first play, or by a seeded shuffle) is test and the ``val`` share before it is validation; at

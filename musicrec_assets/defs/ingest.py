@@ -86,7 +86,7 @@ def user_artist_plays(
 def interaction_splits(
     musicrec: MusicrecConfig, user_artist_plays: pd.DataFrame
 ) -> dg.Output[pd.DataFrame]:
-    """Per-listener train/val/test split (temporal when timestamps exist), design §3."""
+    """Per-listener train/val/test split (temporal when timestamps exist)."""
     cfg = musicrec.load()
     s = cfg.split
     df, method = splits.split_interactions(

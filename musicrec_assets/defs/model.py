@@ -1,7 +1,7 @@
 """Model group: settings chosen on validation, the candidate generators, their candidates,
 content features, the LightGBM reranker with its gate, and the served top-K.
 
-Assets hold the model stages (design §3): ``val`` (fit on train), ``test`` (train+val) and
+Assets hold the model stages (docs/architecture.md): ``val`` (fit on train), ``test`` (train+val) and
 ``serve`` (everything); ``candidates`` holds the validation folds and test, because
 ``reranked_topk`` makes and scores the serve candidates chunk by chunk. Only the evaluation
 reads the test labels.
