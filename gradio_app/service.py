@@ -95,6 +95,11 @@ def _utc(seconds: float | None) -> str | None:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _targets(playlist: pd.DataFrame) -> tuple[float, float]:
+    """The tempo and valence a built playlist aimed at: every row carries them."""
+    return tuple(float(playlist[c].iloc[0]) for c in ("target_tempo", "target_valence"))
+
+
 def empty_table() -> pd.DataFrame:
     return pd.DataFrame({label: [] for label in TABLE_COLUMNS.values()})
 
@@ -457,6 +462,9 @@ class PlaylistPage:
                 weights=(w[0], w[1], w[2]),
                 cap=cap_n,
             )
+        if not extras and len(playlist):  # the API: the rows carry their targets
+            message = self._summary(label, context, playlist, _targets(playlist), w, n, cap_n)
+            return PageResult(message=message, playlist=playlist, stored=stored)
         own = listener_targets(history, profiles)
         own_tempo = float(own["tempo"].iloc[0]) if len(own) else float("nan")
         own_valence = float(own["valence"].iloc[0]) if len(own) else float("nan")
@@ -524,8 +532,7 @@ class PlaylistPage:
         playlist = self._stored(user, context)
         if playlist is None:
             return None
-        target = tuple(float(playlist[c].iloc[0]) for c in ("target_tempo", "target_valence"))
-        message = self._summary(user, context, playlist, target, w, n, cap_n)
+        message = self._summary(user, context, playlist, _targets(playlist), w, n, cap_n)
         return PageResult(message=message, playlist=playlist, stored=True)
 
     def _summary(

@@ -166,3 +166,18 @@ def test_health_names_the_published_run(fake, tmp_path):
     assert health["run_id"] == "run-7" and health["status"] == "ok"
     started = datetime.strptime(health["generation_started"], "%Y-%m-%d %H:%M:%S UTC")
     assert abs(started.replace(tzinfo=UTC).timestamp() - time.time()) < 600
+
+
+def test_the_api_message_is_the_page_message(api, fake):
+    """The API reads a built playlist's target from its rows; the page computes it again."""
+    page = PlaylistPage(ArtifactStore(fake.storage_dir), PlaylistConfig())
+    for user in fake.users[:3]:
+        for context in ("default", "workout", "chill"):
+            for weights in ((None, None, None), (0.5, 0.3, 0.2)):
+                params = {"context": context}
+                names = ("w_base", "w_tempo", "w_valence")
+                params |= {k: w for k, w in zip(names, weights, strict=True) if w}
+                got = api.get(f"/api/v1/listeners/{user}/playlist", params=params).json()
+                want = page.make_playlist(user, context, None, *weights)
+                assert want.error is None and "target" in want.message
+                assert got["message"] == want.message.replace("**", ""), (user, context)
