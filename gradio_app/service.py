@@ -62,7 +62,8 @@ REQUIRED = (
     "artist_vectors",
     "artist_tracks",
 )
-NEW_LISTENER = "new listener"
+# What the page and the API call a cold-start listener; never a key to look rows up by.
+NEW_LISTENER_LABEL = "new listener"
 SEED_CHOICES = 5000  # most-played artists offered as seeds; others can still be typed
 MAX_LENGTH = 100
 SUGGESTIONS = 50  # listeners offered before a person types (the picker searches the rest)
@@ -397,11 +398,19 @@ class PlaylistPage:
                     message="None of these seed artists is known to the model.",
                     error="unknown_seeds",
                 )
-            recs = recs.assign(user=NEW_LISTENER)
-            history = pd.DataFrame({"user": NEW_LISTENER, "artist": picked, "plays": 1})
+            recs = recs.assign(user=NEW_LISTENER_LABEL)
+            history = pd.DataFrame({"user": NEW_LISTENER_LABEL, "artist": picked, "plays": 1})
             weights = (w_base, w_tempo, w_valence)
             result = self._build(
-                NEW_LISTENER, recs, history, context, length, weights, cap, extras, known=False
+                NEW_LISTENER_LABEL,
+                recs,
+                history,
+                context,
+                length,
+                weights,
+                cap,
+                extras,
+                known=False,
             )
         except ArtifactError as exc:
             return PageResult(message=self._artifact_message(exc), error="artifact")
@@ -662,9 +671,9 @@ class PlaylistPage:
         picked = list(dict.fromkeys(seeds or []))
         if not picked:
             return ListenerView("", pd.DataFrame(), pd.DataFrame())
-        history = pd.DataFrame({"user": NEW_LISTENER, "artist": picked, "plays": 1})
+        history = pd.DataFrame({"user": NEW_LISTENER_LABEL, "artist": picked, "plays": 1})
         try:
-            return self._profile_view(NEW_LISTENER, history)
+            return self._profile_view(NEW_LISTENER_LABEL, history)
         except ArtifactError as exc:
             return ListenerView(self._artifact_message(exc), pd.DataFrame(), pd.DataFrame())
 

@@ -20,7 +20,7 @@ from gradio_client import Client
 
 import gradio_app  # noqa: F401  (sets the offline environment before gradio is imported)
 from gradio_app.app import build_app, launch
-from gradio_app.service import NEW_LISTENER, TABLE_COLUMNS, PlaylistPage
+from gradio_app.service import NEW_LISTENER_LABEL, TABLE_COLUMNS, PlaylistPage
 from gradio_app.store import ArtifactStore, MissingArtifactError
 from musicrec_assets.core.artifacts import read_parquet, write_parquet, write_parquet_chunks
 from musicrec_assets.core.config import PlaylistConfig
@@ -452,7 +452,7 @@ def test_default_settings_serve_the_playlists_asset_unchanged(
         .all()
     )  # other settings are built on the spot
     # a listener whose name is the new-listener label: their stored playlist is theirs alone
-    batch["user"] = batch["user"].astype(str).where(batch["user"] != "bob", NEW_LISTENER)
+    batch["user"] = batch["user"].astype(str).where(batch["user"] != "bob", NEW_LISTENER_LABEL)
     write_parquet(batch, own / "playlists.parquet")
     fresh = page.new_listener_playlist(["Radiohead"], "chill", extras=False)
     assert fresh.error is None and not fresh.stored
