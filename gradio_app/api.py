@@ -9,6 +9,7 @@ unknown listener, 422 for a bad parameter (naming it), 503 while artifacts are m
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
 from collections.abc import Callable
@@ -254,17 +255,7 @@ def router(page: PlaylistPage) -> APIRouter:
     def contexts() -> Contexts:
         return Contexts(
             contexts=[
-                Context(
-                    name=name,
-                    description=c.description,
-                    w_base=c.w_base,
-                    w_tempo=c.w_tempo,
-                    w_valence=c.w_valence,
-                    tempo=c.tempo,
-                    valence=c.valence,
-                    pull=c.pull,
-                )
-                for name, c in page.cfg.contexts.items()
+                Context(name=name, **dataclasses.asdict(c)) for name, c in page.cfg.contexts.items()
             ]
         )
 

@@ -169,14 +169,10 @@ class ListenerDirectory:
         return out
 
 
-def _decoded(table: pa.Table) -> pa.Table:
-    """Dictionary columns as plain strings (groups carry different dictionaries)."""
+def _plain(table: pa.Table) -> pa.Table:
+    """Dictionary columns as plain strings (groups carry different dictionaries), without the
+    pandas metadata that would turn them back into categoricals."""
     for j, field in enumerate(table.schema):
         if pa.types.is_dictionary(field.type):
             table = table.set_column(j, field.name, table.column(j).cast(field.type.value_type))
-    return table
-
-
-def _plain(table: pa.Table) -> pa.Table:
-    """Without the pandas metadata that would turn decoded keys back into categoricals."""
-    return _decoded(table).replace_schema_metadata(None)
+    return table.replace_schema_metadata(None)

@@ -205,9 +205,7 @@ class PlaylistPage:
         the identical playlist without recomputing it (what keeps the page and the API fast
         under many clients); any other setting, or a missing asset, is built on the spot.
         """
-        if self.store.version("playlists") is None:
-            return None
-        try:
+        try:  # a missing playlists asset is an ArtifactError too
             index = self.store.index("playlists", sort=["rank"])
             rows = index.rows([user], where={"context": context}, columns=PLAYLIST_COLUMNS)
         except ArtifactError:
@@ -356,8 +354,8 @@ class PlaylistPage:
         cap: float | None = None,
     ) -> PageResult | None:
         """``make_playlist(..., extras=False)`` when the ``playlists`` asset holds the answer
-        (default settings, a known listener), else None: one cached row-group read, cheap
-        enough for the API to answer without a worker thread."""
+        (default settings, a known listener), else None: one cached row-group read, no
+        history, recommendations or build."""
         try:
             self._require()
             return self._stored_result(

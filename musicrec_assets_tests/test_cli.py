@@ -19,6 +19,7 @@ import pytest
 
 from musicrec_assets.core.artifacts import load_artifact
 from musicrec_assets_tests.conftest import config_variant
+from musicrec_assets_tests.killing import hashes
 
 pytestmark = pytest.mark.slow
 
@@ -205,19 +206,6 @@ def test_demo_builds_the_sample_and_serves_it_on_a_fresh_home(tmp_path, monkeypa
         _stops(proc, signal.SIGTERM)
 
 
-def _hashes(folder: Path) -> dict[str, str]:
-    import hashlib
-
-    from musicrec_assets.core.artifacts import ARTIFACT_EXT
-
-    out = {}
-    for name, ext in ARTIFACT_EXT.items():
-        path = folder / f"{name}.{ext}"
-        if path.exists():
-            out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
-
-
 def test_one_refresh_at_a_time_and_readers_never_see_a_mixed_set(small_sample, tmp_path):
     """A run on seed 1, then a run on seed 2 while a second refresh is refused, a third waits,
     and a reader takes snapshots: every snapshot is seed 1's complete set or seed 2's."""
@@ -231,14 +219,14 @@ def test_one_refresh_at_a_time_and_readers_never_see_a_mixed_set(small_sample, t
     second = first.with_name(f"{first.stem}-seed2.toml")  # the same storage, another seed
     second.write_text(first.read_text().replace("seed = 1", "seed = 2", 1))
     assert musicrec("materialize", "--config", str(first)).returncode == 0
-    old = _hashes(storage)
+    old = hashes(storage)
 
     store, snapshots, stop = ArtifactStore(storage), [], threading.Event()
 
     def read() -> None:
         while not stop.is_set():
             with store.pinned() as folder:
-                snapshots.append(_hashes(folder))
+                snapshots.append(hashes(folder))
             time.sleep(0.05)
 
     args = [sys.executable, "-m", "musicrec_assets.cli", "materialize", "--config", str(second)]
@@ -254,7 +242,7 @@ def test_one_refresh_at_a_time_and_readers_never_see_a_mixed_set(small_sample, t
     assert running.wait(timeout=300) == 0
     stop.set()
     reader.join()
-    new = _hashes(storage)
+    new = hashes(storage)
     assert refused.returncode == 3
     assert f"run {holder['run_id']}" in refused.stderr and "refused" in refused.stderr
     out, _ = waiting.communicate(timeout=300)
