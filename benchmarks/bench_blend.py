@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from musicrec_assets.core.blend import blend, blended_topk, choose_alpha, topk
-from musicrec_assets.core.rerank import FEATURES
+from musicrec_assets.core.model.blend import blend, blended_topk, choose_alpha, topk
+from musicrec_assets.core.model.rerank_dataset import CONTENT_FEATURES as FEATURES
 
 N_USERS, N_ARTISTS, N_CANDIDATES = 360_000, 160_000, 200
 GRID = tuple(round(0.1 * i, 1) for i in range(11))

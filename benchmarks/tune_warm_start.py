@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 from implicit.cpu import _als
 
-from musicrec_assets.core import als as als_mod
 from musicrec_assets.core.artifacts import read_parquet
 from musicrec_assets.core.config import load_config
-from musicrec_assets.core.protocol import stage_data
+from musicrec_assets.core.evaluation.protocol import stage_data
+from musicrec_assets.core.model.generators import als as als_mod
 
 
 def _loss(model: als_mod.ALSModel, fit: pd.DataFrame, cfg) -> float:

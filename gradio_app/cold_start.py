@@ -3,10 +3,9 @@
 The page needs only ``artist, score`` rows; this adapter is the single place that turns the
 serving artifacts (the serve-stage generators in ``generator_models.npz``, ``reranker.txt``, the
 serve rows of ``item_features.parquet``, the served choice in ``reranker_validation.json``) into a
-call of
-``musicrec_assets.core.recommend.recommend_new_listener``, the same path batch serving takes. If
-that core function cannot be imported the page says so instead of failing. Loaded models are
-cached against the artifact files' versions, like every other artifact.
+call of ``musicrec_assets.core.model.cold_start.recommend_new_listener``, the same path batch
+serving takes. If that core function cannot be imported the page says so instead of failing.
+Loaded models are cached against the artifact files' versions, like every other artifact.
 """
 
 from __future__ import annotations
@@ -28,17 +27,17 @@ class ColdStartUnavailableError(RuntimeError):
 
 def _core_function() -> Callable[..., pd.DataFrame]:
     try:
-        module = importlib.import_module("musicrec_assets.core.recommend")
+        module = importlib.import_module("musicrec_assets.core.model.cold_start")
     except ImportError as exc:
         raise ColdStartUnavailableError(
             "New-listener playlists are not available in this build yet: "
-            "musicrec_assets.core.recommend could not be imported."
+            "musicrec_assets.core.model.cold_start could not be imported."
         ) from exc
     fn = getattr(module, "recommend_new_listener", None)
     if fn is None:
         raise ColdStartUnavailableError(
             "New-listener playlists are not available in this build yet: "
-            "musicrec_assets.core.recommend has no recommend_new_listener."
+            "musicrec_assets.core.model.cold_start has no recommend_new_listener."
         )
     return fn
 
@@ -53,7 +52,7 @@ def _models(store: ArtifactStore) -> dict[str, Any]:
     use_ranker = bool(choice.get("use_ranker"))
 
     def build() -> dict[str, Any]:
-        from musicrec_assets.core.generators import stages_from_npz
+        from musicrec_assets.core.model.generators.stages import stages_from_npz
 
         booster = None
         if use_ranker:

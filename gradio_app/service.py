@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from musicrec_assets.core.config import PlaylistConfig
+from musicrec_assets.core.evaluation.report import gate_sentence
 from musicrec_assets.core.generations import current_dir, run_info
 from musicrec_assets.core.playlist import (
     PLAYLIST_COLUMNS,
@@ -37,7 +38,6 @@ from musicrec_assets.core.playlist import (
     to_m3u,
     to_xspf,
 )
-from musicrec_assets.core.report import gate_sentence
 
 from . import cold_start
 from .lookup import ListenerIndex

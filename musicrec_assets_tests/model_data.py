@@ -202,7 +202,14 @@ def run_pipeline(world: World, cfg: object | None = None, *, n: int = 50, k: int
     """Every model artefact of the two-stage recommender on a world, in asset order."""
     import dataclasses
 
-    from musicrec_assets.core import recommend as R
+    from musicrec_assets.core.evaluation.evaluate import evaluate
+    from musicrec_assets.core.model.candidates import build_candidates
+    from musicrec_assets.core.model.features import build_content_features
+    from musicrec_assets.core.model.generators.stages import fit_generator_models
+    from musicrec_assets.core.model.rerank_dataset import build_rerank_dataset
+    from musicrec_assets.core.model.reranker import fit_reranker
+    from musicrec_assets.core.model.selection import select_models
+    from musicrec_assets.core.model.serve import reranked_topk
 
     cfg = cfg or model_config()
     cfg = dataclasses.replace(
@@ -211,15 +218,15 @@ def run_pipeline(world: World, cfg: object | None = None, *, n: int = 50, k: int
         evaluation=dataclasses.replace(cfg.evaluation, k=k),
     )
     out: dict = {"cfg": cfg}
-    out["selection"], _ = R.select_settings(world.splits, cfg)
-    out["models"] = R.fit_generator_stages(world.splits, cfg, out["selection"])
-    out["candidates"], out["candidate_info"] = R.stage_candidates(
+    out["selection"], _ = select_models(world.splits, cfg)
+    out["models"] = fit_generator_models(world.splits, cfg, out["selection"])
+    out["candidates"], out["candidate_info"] = build_candidates(
         world.splits, out["models"], cfg, out["selection"]
     )
-    out["user_profiles"], out["item_features"] = R.stage_features(
+    out["user_profiles"], out["item_features"] = build_content_features(
         world.splits, world.artist_vectors, world.artist_catalog
     )
-    out["dataset"] = R.rerank_dataset(
+    out["dataset"] = build_rerank_dataset(
         out["candidates"],
         out["user_profiles"],
         out["item_features"],
@@ -228,8 +235,8 @@ def run_pipeline(world: World, cfg: object | None = None, *, n: int = 50, k: int
         world.artist_catalog,
         cfg,
     )
-    out["booster"], out["choice"] = R.fit_reranker(out["dataset"], world.splits, cfg)
-    out["reranked_topk"], out["serve_info"] = R.serve_topk(
+    out["booster"], out["choice"] = fit_reranker(out["dataset"], world.splits, cfg)
+    out["reranked_topk"], out["serve_info"] = reranked_topk(
         world.splits,
         out["models"]["serve"],
         out["user_profiles"],
@@ -239,7 +246,7 @@ def run_pipeline(world: World, cfg: object | None = None, *, n: int = 50, k: int
         k,
         n,
     )
-    out["evaluation_topk"], out["report"] = R.evaluate(
+    out["evaluation_topk"], out["report"] = evaluate(
         world.splits,
         out["candidates"],
         out["user_profiles"],

@@ -6,7 +6,10 @@ import pytest
 import scipy.sparse as sp
 from implicit.nearest_neighbours import bm25_weight
 
-from musicrec_assets.core.als import (
+from musicrec_assets.core.artifacts import read_npz, write_npz
+from musicrec_assets.core.config import ALSConfig
+from musicrec_assets.core.evaluation.protocol import stage_data
+from musicrec_assets.core.model.generators.als import (
     ALSModel,
     fit_als,
     fold_in,
@@ -17,9 +20,6 @@ from musicrec_assets.core.als import (
     score,
     scoring_factors,
 )
-from musicrec_assets.core.artifacts import read_npz, write_npz
-from musicrec_assets.core.config import ALSConfig
-from musicrec_assets.core.protocol import stage_data
 from musicrec_assets_tests.model_data import make_world
 
 CFG = ALSConfig(factors=8, iterations=6, weighting="bm25")

@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_assets.core.blend import CONSTANT_SCORE, blend, choose_alpha, normalise_per_user, topk
+from musicrec_assets.core.model.blend import (
+    CONSTANT_SCORE,
+    blend,
+    choose_alpha,
+    normalise_per_user,
+    topk,
+)
 
 
 def _frame():

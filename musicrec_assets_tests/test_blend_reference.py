@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_assets.core import blend as B
-from musicrec_assets.core.metrics import METRICS, evaluate_topk, relevant_sets
+from musicrec_assets.core.evaluation.metrics import METRICS, evaluate_topk, relevant_sets
+from musicrec_assets.core.model import blend as B
 
 POOL = np.array([f"a{j:02d}" for j in range(40)])
 IDS = ("str", "object", "category", "category_unsorted")

@@ -5,17 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_assets.core.als import _implicit, fit_als, score
-from musicrec_assets.core.candidates import (
-    _csr,
-    candidate_recall,
-    collect_candidates,
-    iter_candidates,
-)
 from musicrec_assets.core.config import ALSConfig
-from musicrec_assets.core.generators import StageModels
+from musicrec_assets.core.evaluation.protocol import stage_data
 from musicrec_assets.core.ids import codes_in
-from musicrec_assets.core.protocol import stage_data
+from musicrec_assets.core.model.candidates import candidate_recall
+from musicrec_assets.core.model.generators.als import _implicit, fit_als, score
+from musicrec_assets.core.model.generators.stages import StageModels
+from musicrec_assets.core.model.topn import _csr, collect_candidates, iter_candidates
 from musicrec_assets_tests.model_data import make_world
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from musicrec_assets.core.config import GENERATORS, ConfigError, load_config
-from musicrec_assets.core.generators import apply_choice, settings_from_config
+from musicrec_assets.core.model.generators.stages import apply_choice, settings_from_config
 
 HEAD = """
 seed = 3

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from musicrec_assets.core.errors import InputError
-from musicrec_assets.core.features import Z_COLUMNS, item_features, user_profiles
+from musicrec_assets.core.model.features import Z_COLUMNS, item_features, user_profiles
 from musicrec_assets.core.schema import AUDIO_FEATURES
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_assets.core.gate import choose_ranking
-from musicrec_assets.core.metrics import paired_bootstrap
-from musicrec_assets.core.rerank import split_listeners
+from musicrec_assets.core.evaluation.metrics import paired_bootstrap
+from musicrec_assets.core.evaluation.protocol import split_listeners
+from musicrec_assets.core.model.gate import choose_ranking
 
 K = 5
 N_CATALOGUE = 40

@@ -8,26 +8,26 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from musicrec_assets.core import rp3beta as rp3
-from musicrec_assets.core.als import ALSModel, score
 from musicrec_assets.core.artifacts import write_npz
 from musicrec_assets.core.config import ALSConfig, EASEConfig, ItemKNNConfig, RP3betaConfig
-from musicrec_assets.core.ease import fit_ease
-from musicrec_assets.core.generators import (
-    StageModels,
-    fit_stage,
-    stages_from_npz,
-    stages_to_npz,
-)
-from musicrec_assets.core.itemitem import (
+from musicrec_assets.core.evaluation.protocol import stage_data
+from musicrec_assets.core.model.generators import rp3beta as rp3
+from musicrec_assets.core.model.generators.als import ALSModel, score
+from musicrec_assets.core.model.generators.ease import fit_ease
+from musicrec_assets.core.model.generators.itemitem import (
     ItemItemModel,
     keep_top_per_row,
     top_dense_rows,
     weigh,
 )
-from musicrec_assets.core.itemknn import fit_itemknn
-from musicrec_assets.core.popularity import PopularityModel, fit_popularity
-from musicrec_assets.core.protocol import stage_data
+from musicrec_assets.core.model.generators.itemknn import fit_itemknn
+from musicrec_assets.core.model.generators.popularity import PopularityModel, fit_popularity
+from musicrec_assets.core.model.generators.stages import (
+    StageModels,
+    fit_stage,
+    stages_from_npz,
+    stages_to_npz,
+)
 from musicrec_assets_tests.model_data import make_world
 
 # 6 listeners × 7 artists, distinct play counts (no ties in the hand computations below).

@@ -101,7 +101,7 @@ def test_same_config_and_seed_give_identical_outputs(built, small_sample, tmp_pa
 
 def test_every_rerank_feature_varies_on_the_sample(built):
     """The seed's reranker saw 10 constant features (docs/architecture.md); ours all carry signal."""
-    from musicrec_assets.core.rerank import feature_names
+    from musicrec_assets.core.model.rerank_dataset import feature_names
 
     _, storage, _ = built
     data = load_artifact(storage, "rerank_dataset")
@@ -124,8 +124,8 @@ def _served_by_hand(models, splits, k):
     popularity counts; the listener's artists removed."""
     import numpy as np
 
-    from musicrec_assets.core.itemitem import ItemItemModel
-    from musicrec_assets.core.popularity import PopularityModel
+    from musicrec_assets.core.model.generators.itemitem import ItemItemModel
+    from musicrec_assets.core.model.generators.popularity import PopularityModel
 
     users = sorted(splits["user"].astype(str).unique())
     artists = np.asarray(models.artists, dtype=str)
@@ -160,7 +160,7 @@ def test_gate_falls_back_end_to_end_to_the_best_generator(built):
 
     from gradio_app.cold_start import recommend_for_seeds
     from gradio_app.store import ArtifactStore
-    from musicrec_assets.core.generators import stages_from_npz
+    from musicrec_assets.core.model.generators.stages import stages_from_npz
 
     _, storage, result = built
     validation = load_artifact(storage, "reranker_validation")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_assets.core.metrics import bootstrap_ci, evaluate_topk, pair_isin
+from musicrec_assets.core.evaluation.metrics import bootstrap_ci, evaluate_topk, pair_isin
 
 L2, L3, L4 = np.log2(2.0), np.log2(3.0), np.log2(4.0)
 

@@ -6,10 +6,15 @@ import pandas as pd
 import pytest
 
 from musicrec_assets.core.errors import InputError
+from musicrec_assets.core.evaluation.protocol import (
+    FIT_SPLITS,
+    fold_count,
+    stage_data,
+    validation_folds,
+)
 from musicrec_assets.core.ids import as_sorted_categorical
-from musicrec_assets.core.protocol import FIT_SPLITS, fold_count, stage_data, validation_folds
-from musicrec_assets.core.recommend import _stage
-from musicrec_assets.core.rerank import booster_to_text
+from musicrec_assets.core.model.features import stage_rows
+from musicrec_assets.core.model.reranker import booster_to_text
 from musicrec_assets_tests.model_data import make_world, run_pipeline
 
 
@@ -91,7 +96,7 @@ def test_artefacts_before_evaluation_ignore_the_test_split(runs):
                 np.testing.assert_array_equal(value, arrays_b[key], err_msg=f"{stage} {name} {key}")
         for table in ("user_profiles", "item_features"):
             pd.testing.assert_frame_equal(
-                _values(_stage(a[table], stage)), _values(_stage(b[table], stage))
+                _values(stage_rows(a[table], stage)), _values(stage_rows(b[table], stage))
             )
     pd.testing.assert_frame_equal(_values(a["candidates"]), _values(b["candidates"]))
     pd.testing.assert_frame_equal(_values(a["dataset"]), _values(b["dataset"]))

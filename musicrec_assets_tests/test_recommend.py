@@ -7,14 +7,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_assets.core import recommend as R
 from musicrec_assets.core.artifacts import read_npz, write_json, write_npz
-from musicrec_assets.core.candidates import collect_candidates, generator_topk, iter_candidates
 from musicrec_assets.core.config import GENERATORS
-from musicrec_assets.core.generators import stages_from_npz, stages_to_npz
-from musicrec_assets.core.protocol import stage_data
-from musicrec_assets.core.report import report_markdown
-from musicrec_assets.core.rerank import booster_to_text
+from musicrec_assets.core.evaluation.protocol import stage_data
+from musicrec_assets.core.evaluation.report import report_markdown
+from musicrec_assets.core.model.candidates import generator_topk
+from musicrec_assets.core.model.cold_start import recommend_new_listener
+from musicrec_assets.core.model.features import stage_rows
+from musicrec_assets.core.model.generators.stages import stages_from_npz, stages_to_npz
+from musicrec_assets.core.model.reranker import booster_to_text
+from musicrec_assets.core.model.serve import SERVE_COLUMNS, reranked_topk
+from musicrec_assets.core.model.topn import collect_candidates, iter_candidates
 from musicrec_assets_tests.model_data import make_world, run_pipeline
 
 SYSTEM_KEYS = {"precision", "recall", "map", "ndcg", "hit_rate", "coverage", "ndcg_ci95"}
@@ -104,7 +107,7 @@ def test_each_generator_system_is_its_own_full_catalogue_ranking(run, world):
 
 def test_reranked_topk_layout(run, world):
     top = run["reranked_topk"]
-    assert list(top.columns) == list(R.SERVE_COLUMNS)
+    assert list(top.columns) == list(SERVE_COLUMNS)
     assert set(top["user"]) == set(world.splits["user"])
     assert top.groupby("user")["rank"].max().max() <= 10
     assert top["score"].between(0, 1).all()
@@ -158,7 +161,7 @@ def test_candidates_hold_validation_folds_and_test(run, world):
 
 
 def serve(run, world, choice=None, k=5, **kw):
-    return R.serve_topk(
+    return reranked_topk(
         world.splits,
         run["models"]["serve"],
         run["user_profiles"],
@@ -210,22 +213,22 @@ def test_serving_in_chunks_of_listeners_changes_nothing(run, world):
 
 
 def test_cold_start_recommends_new_artists(run):
-    items = R._stage(run["item_features"], "serve")
+    items = stage_rows(run["item_features"], "serve")
     models, booster = run["models"]["serve"], run["booster"]
     choice = {**run["choice"], "use_ranker": True}
     seeds = {"Artist 00003": 12.0, "Artist 00010": 3.0, "not an artist": 4.0}
-    out = R.recommend_new_listener(seeds, models, booster, items, choice, 8)
+    out = recommend_new_listener(seeds, models, booster, items, choice, 8)
     assert list(out.columns) == ["rank", "artist", "score", "als_score", "ranker_score"]
     assert len(out) == 8 and out["rank"].tolist() == list(range(1, 9))
     assert not set(out["artist"]) & set(seeds)
     assert out.attrs["unknown_seeds"] == ["not an artist"]
     assert out["ranker_score"].notna().all()
-    same = R.recommend_new_listener(list(seeds), models, booster, items, choice, 8)
+    same = recommend_new_listener(list(seeds), models, booster, items, choice, 8)
     assert not set(same["artist"]) & set(seeds)
-    again = R.recommend_new_listener(seeds, models, booster, items, choice, 8)
+    again = recommend_new_listener(seeds, models, booster, items, choice, 8)
     pd.testing.assert_frame_equal(out, again)
     fallback = {**run["choice"], "use_ranker": False, "base": "als"}
-    nothing = R.recommend_new_listener(["???"], models, None, items, fallback, 3)
+    nothing = recommend_new_listener(["???"], models, None, items, fallback, 3)
     als = models.models["als"]  # nothing known: ALS's popularity prior (fit plays)
     assert nothing["artist"].tolist() == list(als.artists[np.argsort(-als.item_plays)[:3]])
     assert nothing["ranker_score"].isna().all()
@@ -237,9 +240,9 @@ def test_cold_start_is_the_batch_path_for_a_known_history(run, world):
     user = sd.target_users[3]
     hist = sd.fit[sd.fit["user"] == user]
     seeds = dict(zip(hist["artist"].astype(str), hist["plays"].astype(float), strict=True))
-    items = R._stage(run["item_features"], "serve")
+    items = stage_rows(run["item_features"], "serve")
     choice = {**run["choice"], "use_ranker": False, "base": "ease", "best_generator": "ease"}
-    cold = R.recommend_new_listener(seeds, run["models"]["serve"], None, items, choice, 5)
+    cold = recommend_new_listener(seeds, run["models"]["serve"], None, items, choice, 5)
     batch, _ = serve(run, world, choice)
     batch = batch[batch["user"].astype(str) == user]
     assert cold["artist"].tolist() == batch["artist"].astype(str).tolist()
@@ -247,14 +250,14 @@ def test_cold_start_is_the_batch_path_for_a_known_history(run, world):
 
 def test_artefacts_survive_parquet_and_text_round_trips(run, world, tmp_path):
     from musicrec_assets.core.artifacts import read_parquet, write_parquet, write_text
-    from musicrec_assets.core.rerank import booster_from_text
+    from musicrec_assets.core.model.reranker import booster_from_text
 
     back = {}
     for name in ("candidates", "user_profiles", "item_features", "dataset"):
         back[name] = read_parquet(write_parquet(run[name], tmp_path / f"{name}.parquet"))
     text = (write_text(booster_to_text(run["booster"]), tmp_path / "reranker.txt")).read_text()
     booster = booster_from_text(text)
-    top, _ = R.serve_topk(
+    top, _ = reranked_topk(
         world.splits,
         run["models"]["serve"],
         back["user_profiles"],
@@ -271,7 +274,7 @@ def test_artefacts_survive_parquet_and_text_round_trips(run, world, tmp_path):
 @pytest.mark.parametrize("use_ranker", [True, False])
 def test_cold_start_stays_in_the_seeds_taste_cluster(run, world, use_ranker):
     """Seeds from one genre get that genre far above chance; random output would not."""
-    items = R._stage(run["item_features"], "serve")
+    items = stage_rows(run["item_features"], "serve")
     models = run["models"]["serve"]
     choice = {**run["choice"], "use_ranker": use_ranker}
     genre_of = pd.Series(world.artist_genre, index=[f"Artist {i:05d}" for i in range(180)])
@@ -280,7 +283,7 @@ def test_cold_start_stays_in_the_seeds_taste_cluster(run, world, use_ranker):
     for genre in range(4):
         mine = genre_of[genre_of == genre].index
         seeds = plays.reindex(mine).sort_values(ascending=False).index[:5].tolist()
-        out = R.recommend_new_listener(seeds, models, run["booster"], items, choice, 10)
+        out = recommend_new_listener(seeds, models, run["booster"], items, choice, 10)
         shares.append(float((genre_of.reindex(out["artist"]) == genre).mean()))
     chance = 1 / 8  # 8 genres of roughly equal size
     # Random lists put ~1.25 of 10 in the genre; four genres all at 3+ and 3.75 on average would

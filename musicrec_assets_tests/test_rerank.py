@@ -4,24 +4,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_assets.core.candidates import collect_candidates, iter_candidates
 from musicrec_assets.core.config import ALSConfig, EASEConfig, RerankerConfig
-from musicrec_assets.core.features import Z_COLUMNS, item_features, user_profiles
-from musicrec_assets.core.generators import fit_stage
-from musicrec_assets.core.protocol import stage_data
-from musicrec_assets.core.rerank import (
+from musicrec_assets.core.evaluation.protocol import split_listeners, stage_data
+from musicrec_assets.core.model.features import Z_COLUMNS, item_features, user_profiles
+from musicrec_assets.core.model.generators.stages import fit_stage
+from musicrec_assets.core.model.rerank_dataset import (
     CONTENT_FEATURES,
     GAP_AT,
+    feature_names,
+    rerank_frame,
+)
+from musicrec_assets.core.model.reranker import (
     RankData,
     booster_from_text,
     booster_to_text,
-    feature_names,
     fit_booster,
     out_of_fold,
     predict,
-    rerank_frame,
-    split_listeners,
 )
+from musicrec_assets.core.model.topn import collect_candidates, iter_candidates
 from musicrec_assets_tests.model_data import make_world
 
 RCFG = RerankerConfig(n_estimators=30, min_child_samples=5, early_stopping_rounds=10)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from musicrec_assets.core.config import ALSConfig, EASEConfig, TuningConfig
-from musicrec_assets.core.protocol import stage_data
-from musicrec_assets.core.tuning import select_models
+from musicrec_assets.core.evaluation.protocol import stage_data
+from musicrec_assets.core.model.selection import search_models
 from musicrec_assets_tests.model_data import make_world
 
 K = 10
@@ -44,7 +44,7 @@ def val(splits):
 
 @pytest.fixture(scope="module")
 def selection(val):
-    return select_models(val, SETTINGS, FIXED, CFG, K, 7, num_threads=1)[0]
+    return search_models(val, SETTINGS, FIXED, CFG, K, 7, num_threads=1)[0]
 
 
 def _trials(selection, name):
@@ -75,10 +75,10 @@ def _hand_ease_ndcg(val, regularization, k):
 
 
 def test_deterministic_for_a_seed(val, selection):
-    again, seconds = select_models(val, SETTINGS, FIXED, CFG, K, 7, num_threads=1)
+    again, seconds = search_models(val, SETTINGS, FIXED, CFG, K, 7, num_threads=1)
     assert again == selection
     assert set(seconds) == {"als", "ease", "total"}
-    other = select_models(val, SETTINGS, FIXED, CFG, K, 8, num_threads=1)[0]
+    other = search_models(val, SETTINGS, FIXED, CFG, K, 8, num_threads=1)[0]
     assert [t["params"] for t in other["trials"]] != [t["params"] for t in selection["trials"]]
 
 
@@ -105,7 +105,7 @@ def test_configured_values_are_trial_zero_and_never_beaten_by_the_choice(val, se
 def test_fixed_keys_are_never_varied(val):
     fixed = {"als": {"factors": 8, "warm_start": False}, "ease": {"weighting": "log1p"}}
     cfg = TuningConfig(seconds=1e6, trials={"als": 5, "ease": 4})
-    selection = select_models(val, SETTINGS, fixed, cfg, K, 3, num_threads=1)[0]
+    selection = search_models(val, SETTINGS, fixed, cfg, K, 3, num_threads=1)[0]
     als, ease = _trials(selection, "als"), _trials(selection, "ease")
     assert len(als) == 5 and len(ease) == 4
     assert all(t["params"]["factors"] == 8 for t in als)
@@ -123,7 +123,7 @@ def test_fixed_keys_are_never_varied(val):
 
 def test_disabled_search_scores_only_the_configured_values(val):
     cfg = TuningConfig(enabled=False, seconds=1e6, trials={"als": 5, "ease": 5})
-    selection = select_models(val, SETTINGS, FIXED, cfg, K, 7, num_threads=1)[0]
+    selection = search_models(val, SETTINGS, FIXED, cfg, K, 7, num_threads=1)[0]
     assert selection["enabled"] is False
     for name in ("als", "ease"):
         trials = _trials(selection, name)
@@ -140,7 +140,7 @@ def test_time_cap_cuts_a_study_short(val):
     # by the configured trial, so the search stops there.
     ticks = itertools.count()
     cfg = TuningConfig(seconds=1.5, trials={"ease": 4})
-    selection, _ = select_models(
+    selection, _ = search_models(
         val, {"ease": SETTINGS["ease"]}, {}, cfg, K, 7, num_threads=1, clock=lambda: next(ticks)
     )
     summary = selection["generators"]["ease"]
@@ -157,7 +157,7 @@ def test_time_cap_exhausted_still_scores_the_configured_values(val):
         return float(next(ticks))
 
     cfg = TuningConfig(seconds=10.0, trials={"als": 3, "ease": 3})
-    selection, _ = select_models(val, SETTINGS, FIXED, cfg, K, 7, num_threads=1, clock=clock)
+    selection, _ = search_models(val, SETTINGS, FIXED, cfg, K, 7, num_threads=1, clock=clock)
     for name in ("als", "ease"):
         summary = selection["generators"][name]
         assert summary["stopped"] == "time"
@@ -169,7 +169,7 @@ def test_only_validation_labels_are_read(splits, val, selection):
     no_test = splits[(splits["split"] != "test").to_numpy()].reset_index(drop=True)
     val_only = stage_data(no_test, "val")
     assert val_only.labels is not None and len(val_only.labels) == len(val.labels)
-    assert select_models(val_only, SETTINGS, FIXED, CFG, K, 7, num_threads=1)[0] == selection
+    assert search_models(val_only, SETTINGS, FIXED, CFG, K, 7, num_threads=1)[0] == selection
     # the validation labels are what the trials are scored on: other labels, other scores
     labels = val.labels.astype({"user": str, "artist": str})
     fit = val.fit.astype({"user": str, "artist": str})
@@ -180,5 +180,5 @@ def test_only_validation_labels_are_read(splits, val, selection):
     fake = fake.merge(fit, on=["user", "artist"], how="left", indicator=True)
     fake = fake.loc[fake["_merge"] == "left_only", ["user", "artist"]]
     other = dataclasses.replace(val, labels=fake.reset_index(drop=True))
-    changed = select_models(other, SETTINGS, FIXED, CFG, K, 7, num_threads=1)[0]
+    changed = search_models(other, SETTINGS, FIXED, CFG, K, 7, num_threads=1)[0]
     assert [t["ndcg"] for t in changed["trials"]] != [t["ndcg"] for t in selection["trials"]]

@@ -6,16 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_assets.core.als import fold_in, popularity_prior, score
-from musicrec_assets.core.candidates import (
-    collect_candidates,
-    generator_topk,
-    iter_candidates,
-    topn_dense,
-)
 from musicrec_assets.core.config import ALSConfig, EASEConfig, ItemKNNConfig, RP3betaConfig
-from musicrec_assets.core.generators import StageModels, fit_stage
-from musicrec_assets.core.protocol import stage_data
+from musicrec_assets.core.evaluation.protocol import stage_data
+from musicrec_assets.core.model.candidates import generator_topk
+from musicrec_assets.core.model.generators.als import fold_in, popularity_prior, score
+from musicrec_assets.core.model.generators.stages import StageModels, fit_stage
+from musicrec_assets.core.model.topn import collect_candidates, iter_candidates, topn_dense
 from musicrec_assets_tests.model_data import make_world
 
 N = 10

@@ -191,7 +191,7 @@ def test_new_listener_cold_start(client: Client) -> None:
 def test_cold_start_degrades_without_core_function(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "musicrec_assets.core.recommend", None)
+    monkeypatch.setitem(sys.modules, "musicrec_assets.core.model.cold_start", None)
     message, table, _, _ = client.predict(
         ["Radiohead"], "default", 10, 0.6, 0.2, 0.2, 2, api_name="/new_listener_playlist"
     )
@@ -344,7 +344,7 @@ def test_store_is_safe_under_concurrent_reloads(storage: Path, tmp_path: Path) -
 def test_page_on_real_model_artifacts(tmp_path: Path) -> None:
     """Artifacts written by the real model core (dtypes, npz layout, booster, report), not fakes."""
     from musicrec_assets.core.artifacts import write_json, write_npz, write_text
-    from musicrec_assets.core.generators import stages_to_npz
+    from musicrec_assets.core.model.generators.stages import stages_to_npz
     from musicrec_assets_tests.model_data import make_world, run_pipeline
 
     world = make_world(n_users=120, n_artists=100)

@@ -79,8 +79,8 @@ def _write_serving_models(
         ItemKNNConfig,
         RP3betaConfig,
     )
-    from musicrec_assets.core.generators import fit_stages, stages_to_npz
-    from musicrec_assets.core.recommend import stage_features
+    from musicrec_assets.core.model.features import build_content_features
+    from musicrec_assets.core.model.generators.stages import fit_stages, stages_to_npz
 
     settings = {
         "als": ALSConfig(factors=8, iterations=5, weighting="log1p"),
@@ -90,7 +90,7 @@ def _write_serving_models(
         "popularity": None,
     }
     models = fit_stages(splits, settings, seed, stages=("serve",), names=GENERATORS, num_threads=1)
-    _, items = stage_features(splits, vectors, catalog, stages=("serve",))
+    _, items = build_content_features(splits, vectors, catalog, stages=("serve",))
     write_npz(stages_to_npz(models), storage_dir / "generator_models.npz")
     write_parquet(items, storage_dir / "item_features.parquet")
 

@@ -12,6 +12,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from musicrec_assets.core.evaluation.report import gate_sentence
 from musicrec_assets.core.ids import (
     duplicate_count,
     frame_keys,
@@ -20,7 +21,6 @@ from musicrec_assets.core.ids import (
     shared_codes,
     sorted_in,
 )
-from musicrec_assets.core.report import gate_sentence
 from musicrec_assets.core.schema import (
     LISTENS_COLUMNS,
     SPLITS,

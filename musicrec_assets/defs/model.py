@@ -1,10 +1,11 @@
 """Model group: settings chosen on validation, the candidate generators, their candidates,
-content features, the LightGBM reranker with its gate, and the served top-K.
+content features, the LightGBM reranker with its gate, and the served top-K. Each asset calls the
+core function of the same stage (``musicrec_assets.core.model``'s docstring lists them).
 
 Assets hold the model stages (docs/architecture.md): ``val`` (fit on train), ``test`` (train+val) and
 ``serve`` (everything); ``candidates`` holds the validation folds and test, because
 ``reranked_topk`` makes and scores the serve candidates chunk by chunk. Only the evaluation
-reads the test labels.
+reads the test labels (``defs/evaluation.py``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,18 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from musicrec_assets.core import recommend
-from musicrec_assets.core.generators import stages_from_npz, stages_to_npz
-from musicrec_assets.core.report import gate_sentence, report_markdown
-from musicrec_assets.core.rerank import booster_from_text, booster_to_text
-from musicrec_assets.core.tuning import trials_frame
+from musicrec_assets.core.evaluation.report import gate_sentence
+from musicrec_assets.core.model import serve
+from musicrec_assets.core.model.candidates import build_candidates
+from musicrec_assets.core.model.features import build_content_features
+from musicrec_assets.core.model.generators.stages import (
+    fit_generator_models,
+    stages_from_npz,
+    stages_to_npz,
+)
+from musicrec_assets.core.model.rerank_dataset import build_rerank_dataset
+from musicrec_assets.core.model.reranker import booster_from_text, booster_to_text, fit_reranker
+from musicrec_assets.core.model.selection import select_models, trials_frame
 from musicrec_assets.defs.meta import flat, preview
 from musicrec_assets.defs.resources import MusicrecConfig, read_only
 
@@ -40,7 +48,7 @@ def model_selection(
     on train only; Optuna TPE, seeded, within [tuning]'s trial and time budget); explicit config
     values are fixed. Every trial is in the artifact and in the metadata."""
     cfg = musicrec.load()
-    selection, seconds = recommend.select_settings(interaction_splits, cfg, num_threads=THREADS)
+    selection, seconds = select_models(interaction_splits, cfg, num_threads=THREADS)
     meta: dict[str, Any] = {
         "seconds": seconds["total"],
         "budget_seconds": selection["budget_seconds"],
@@ -66,9 +74,7 @@ def generator_models(
     """Every candidate generator (ALS, EASE, RP3beta, item-kNN, popularity) per stage (val:
     train, test: train+val, serve: all) with the settings chosen on validation."""
     cfg = musicrec.load()
-    stages = recommend.fit_generator_stages(
-        interaction_splits, cfg, model_selection, num_threads=THREADS
-    )
+    stages = fit_generator_models(interaction_splits, cfg, model_selection, num_threads=THREADS)
     meta: dict[str, Any] = {"generators": ", ".join(cfg.candidates.generators)}
     for stage, models in stages.items():
         for name, model in models.models.items():
@@ -90,7 +96,7 @@ def candidates(
     test listeners, with each generator's score and rank. Validation recall@N of the union and
     of each generator in the metadata (test recall is in evaluation_report)."""
     cfg = musicrec.load()
-    df, info = recommend.stage_candidates(
+    df, info = build_candidates(
         interaction_splits,
         stages_from_npz(generator_models),
         cfg,
@@ -127,7 +133,7 @@ def candidates(
 def content_features(
     interaction_splits: pd.DataFrame, artist_vectors: pd.DataFrame, artist_catalog: pd.DataFrame
 ):
-    profiles, items = recommend.stage_features(interaction_splits, artist_vectors, artist_catalog)
+    profiles, items = build_content_features(interaction_splits, artist_vectors, artist_catalog)
     serve_items = items[items["stage"] == "serve"]
     yield dg.Output(profiles, output_name="user_profiles", metadata=preview(profiles))
     yield dg.Output(
@@ -154,7 +160,7 @@ def rerank_dataset(
     """Validation-fold candidates with generator, content and popularity features and the
     fold's held-out labels (never the test split)."""
     cfg = musicrec.load()
-    df = recommend.rerank_dataset(
+    df = build_rerank_dataset(
         candidates,
         user_profiles,
         item_features,
@@ -191,13 +197,11 @@ def rerank_dataset(
         ),
     },
 )
-def reranker_assets(
+def reranker(
     musicrec: MusicrecConfig, rerank_dataset: pd.DataFrame, interaction_splits: pd.DataFrame
 ):
     cfg = musicrec.load()
-    booster, validation = recommend.fit_reranker(
-        rerank_dataset, interaction_splits, cfg, num_threads=THREADS
-    )
+    booster, validation = fit_reranker(rerank_dataset, interaction_splits, cfg, num_threads=THREADS)
     training = validation["training"]
     gain = dict(sorted(training["importance_gain"].items(), key=lambda kv: -kv[1]))
     yield dg.Output(
@@ -253,7 +257,7 @@ def reranked_topk(
     single generator's own ranking. Candidates are made and scored a chunk of listeners at a
     time."""
     cfg = musicrec.load()
-    df, info = recommend.serve_topk(
+    df, info = serve.reranked_topk(
         interaction_splits,
         stages_from_npz(generator_models)["serve"],
         user_profiles,
@@ -277,64 +281,5 @@ def reranked_topk(
             "listeners": int(df["user"].nunique()),
             "distinct_artists": int(df["artist"].nunique()),
             **flat("candidates_", info),
-        },
-    )
-
-
-@dg.multi_asset(
-    group_name="evaluation",
-    outs={
-        "evaluation_topk": dg.AssetOut(
-            kinds={"pandas"},
-            description="Top-K of every system (each candidate generator, the reranked blend and, "
-            "when the gate fell back, the served ranking) for every test listener, from models "
-            "that never saw the test split.",
-        ),
-        "evaluation_report": dg.AssetOut(
-            kinds={"json"},
-            description="P/R/MAP/NDCG@K, hit rate, coverage and bootstrap 95% intervals per system "
-            "on the same test listeners over the full catalogue, the gate's decision and the "
-            "candidate recall of every generator on validation and test.",
-        ),
-    },
-)
-def evaluation(
-    musicrec: MusicrecConfig,
-    interaction_splits: pd.DataFrame,
-    candidates: pd.DataFrame,
-    user_profiles: pd.DataFrame,
-    item_features: pd.DataFrame,
-    reranker: str,
-    reranker_validation: dict[str, Any],
-):
-    cfg = musicrec.load()
-    topk, report = recommend.evaluate(
-        interaction_splits,
-        candidates,
-        user_profiles,
-        item_features,
-        booster_from_text(reranker),
-        reranker_validation,
-        k=cfg.evaluation.k,
-        bootstrap=cfg.evaluation.bootstrap,
-        seed=cfg.seed,
-        max_users=cfg.evaluation.max_users,
-        num_threads=THREADS,
-    )
-    yield dg.Output(topk, output_name="evaluation_topk", metadata=preview(topk))
-    ndcg = {f"test_ndcg_{s}": float(m["ndcg"]) for s, m in report["systems"].items()}
-    recall = {
-        f"test_recall_at_n/{g}": float(r["micro"])
-        for g, r in report["candidate_recall"]["test"].items()
-    }
-    yield dg.Output(
-        report,
-        output_name="evaluation_report",
-        metadata={
-            "report": dg.MetadataValue.md(report_markdown(report)),
-            "users_evaluated": report["users_evaluated"],
-            "served": report["chosen"]["served"],
-            **ndcg,
-            **recall,
         },
     )

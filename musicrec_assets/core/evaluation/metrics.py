@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .ids import codes_in, frame_keys, keys_in, sorted_codes, vocab_of
+from ..ids import codes_in, frame_keys, keys_in, sorted_codes, vocab_of
 
 METRICS: tuple[str, ...] = ("precision", "recall", "map", "ndcg", "hit_rate")
 

@@ -1,4 +1,4 @@
-"""Stage two: per-candidate features and the LightGBM reranker.
+"""Stage two's input: per-candidate features, and the labelled ``rerank_dataset``.
 
 Features per candidate: for every generator its score, rank, log-rank and the per-listener
 relative forms of its score (z-score within the listener's candidates, gap to the listener's
@@ -9,28 +9,34 @@ popularity, activity). Content joins on the same ``artist`` key as everything el
 content is NaN (LightGBM routes it) rather than 0, and features are built with gathers and sparse
 row products in chunks of rows, no per-row Python.
 
-Training (``train_reranker``) sees only validation folds: out-of-fold predictions over groups of
-listeners choose the objective and the blend α and feed the gate, then one model is fitted on
-every listener. LightGBM runs deterministic on a fixed thread count; the model is saved as
-LightGBM text.
+``build_rerank_dataset`` (asset ``rerank_dataset``) labels the validation folds' rows for the
+reranker; serving and evaluation build the same features chunk by chunk (``feature_matrix``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .candidates import rank_column, score_column
-from .config import RerankerConfig
-from .features import Z_COLUMNS, coded_matrix, explode_lists, genre_vocab, list_codes
-from .ids import codes_in, sorted_codes, vocab_of
-from .metrics import pair_isin
-from .parallel import ordered_map
+from ..config import Config
+from ..evaluation.metrics import pair_isin
+from ..ids import codes_in, vocab_of
+from ..parallel import ordered_map
+from .candidates import candidate_generators, reranker_folds, stage_part
+from .features import (
+    Z_COLUMNS,
+    coded_matrix,
+    content_features,
+    explode_lists,
+    genre_vocab,
+    list_codes,
+    stage_rows,
+)
+from .topn import rank_column, score_column
 
 CONTENT_FEATURES: tuple[str, ...] = (
     "log_item_pop_users",
@@ -339,205 +345,27 @@ def rerank_frame(
     return pd.concat([out, pd.DataFrame(x, columns=list(feature_names(generators)))], axis=1)
 
 
-# --- training --------------------------------------------------------------------------------
-
-
-def split_listeners(users: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(fit, held-out) listeners: a seeded share ``fraction`` held out, at least one each side
-    when there are two or more listeners. Sorted, so the split depends only on the set and seed.
-    """
-    users = np.unique(np.asarray(users).astype(str))
-    n_out = round(len(users) * fraction)
-    if len(users) >= 2:
-        n_out = min(max(n_out, 1), len(users) - 1)
-    perm = np.random.default_rng(seed).permutation(len(users))
-    held = np.zeros(len(users), dtype=bool)
-    held[perm[:n_out]] = True
-    return users[~held], users[held]
-
-
-def listener_groups(users: Any, n_groups: int, seed: int) -> pd.Series:
-    """Each listener's cross-fit group (0..n_groups-1): a seeded shuffle dealt round-robin."""
-    users = np.unique(np.asarray(users).astype(str))
-    perm = np.random.default_rng(seed).permutation(len(users))
-    group = np.empty(len(users), dtype=np.int64)
-    group[perm] = np.arange(len(users)) % n_groups
-    return pd.Series(group, index=pd.Index(users))
-
-
-class RankData:
-    """Labelled candidate rows grouped by query (fold, listener), binned by LightGBM once.
-
-    Every fit of the reranker (the cross-fitted models, the final one) trains on whole queries
-    of this one ``lgb.Dataset`` through ``subset``, so the feature histograms are built once
-    instead of once per fit. Queries without a positive carry no ranking signal (and score NDCG
-    1 in LightGBM), so they are never trained or early-stopped on.
-    """
-
-    def __init__(self, frame: pd.DataFrame, features: tuple[str, ...], params: dict[str, Any]):
-        # Queries in (fold, listener) order and each query's rows in artist order (all in string
-        # order), so the model never depends on the order of the frame's rows.
-        fold = frame["fold"].to_numpy() if "fold" in frame else np.zeros(len(frame), np.int8)
-        user = sorted_codes(frame["user"])[0]
-        self.order = np.lexsort((sorted_codes(frame["artist"])[0], user, fold))
-        f, u = fold[self.order], user[self.order]
-        new = np.r_[True, (f[1:] != f[:-1]) | (u[1:] != u[:-1])] if len(f) else np.zeros(0, bool)
-        self.starts = np.flatnonzero(new)
-        self.sizes = np.diff(np.r_[self.starts, len(f)])
-        label = frame["label"].to_numpy()[self.order]
-        self.positive = np.add.reduceat(label, self.starts) > 0 if len(label) else label > 0
-        first = frame["user"].iloc[self.order[self.starts]] if len(label) else frame["user"]
-        self.users = first.astype(str).to_numpy()  # listener of each query
-        self.x = frame[list(features)].to_numpy(dtype=np.float32)[self.order]
-        self.features = features
-        self.data = lgb.Dataset(
-            self.x,
-            label=label,
-            group=self.sizes,
-            feature_name=list(features),
-            params={k: v for k, v in params.items() if k in ("verbose", "num_threads", "max_bin")},
-            free_raw_data=False,
-        ).construct()
-
-    def rows(self, queries: np.ndarray) -> np.ndarray:
-        """Dataset rows of the selected queries (a boolean mask over queries), in order."""
-        q = np.flatnonzero(queries)
-        sizes = self.sizes[q]
-        shift = self.starts[q] - np.r_[0, np.cumsum(sizes)[:-1]]
-        return np.arange(int(sizes.sum())) + np.repeat(shift, sizes)
-
-    def subset(self, queries: np.ndarray) -> lgb.Dataset:
-        return self.data.subset(self.rows(queries).astype(np.int32))
-
-
-def ranker_params(
-    cfg: RerankerConfig, objective: str, seed: int, num_threads: int
-) -> dict[str, Any]:
-    """LightGBM parameters from config; deterministic, fixed threads, seeded. Every objective
-    is early-stopped on the same metric, NDCG at ``eval_at`` within a listener's candidates."""
-    return {
-        "objective": objective,
-        "metric": "ndcg",
-        "eval_at": [cfg.eval_at],
-        "learning_rate": cfg.learning_rate,
-        "num_leaves": cfg.num_leaves,
-        "min_data_in_leaf": cfg.min_child_samples,
-        "feature_fraction": cfg.feature_fraction,
-        "bagging_fraction": cfg.bagging_fraction,
-        "bagging_freq": 1 if cfg.bagging_fraction < 1 else 0,
-        "lambda_l2": cfg.lambda_l2,
-        "seed": seed,
-        "num_threads": num_threads,
-        "deterministic": True,
-        "force_row_wise": True,
-        "verbose": -1,
-    }
-
-
-def fit_booster(
-    data: RankData,
-    queries: np.ndarray,
-    cfg: RerankerConfig,
-    objective: str,
-    seed: int,
-    *,
-    rounds: int | None = None,
-    num_threads: int = 2,
-) -> tuple[lgb.Booster, dict[str, Any]]:
-    """One LightGBM model on the selected queries (a boolean mask over ``data``'s queries).
-
-    With ``rounds`` it trains exactly that many trees on all of them; otherwise a seeded
-    ``valid_fraction`` of their listeners is held out and training early-stops on their NDCG.
-    """
-    params = ranker_params(cfg, objective, seed, num_threads)
-    usable = queries & data.positive
-    if rounds is None:
-        _, held = split_listeners(np.unique(data.users[usable]), cfg.valid_fraction, seed)
-        is_held = np.isin(data.users, held)
-    else:
-        is_held = np.zeros(len(usable), dtype=bool)
-    train, valid = usable & ~is_held, usable & is_held
-    trainable = bool(train.any())
-    kwargs: dict[str, Any] = {}
-    if rounds is None and valid.any() and trainable:
-        kwargs["valid_sets"] = [data.subset(valid)]
-        kwargs["valid_names"] = ["valid"]
-        kwargs["callbacks"] = [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)]
-    # Nothing to learn (no positive among the candidates): one tree on every selected query,
-    # a constant model, so the blend keeps the base order and the gate falls back.
-    train_set = data.subset(train if trainable else queries)
-    n = rounds if rounds is not None else cfg.n_estimators
-    booster = lgb.train(params, train_set, num_boost_round=n if trainable else 1, **kwargs)
-    best = int(booster.best_iteration or booster.current_iteration())
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    info = {
-        "objective": objective,
-        "trainable": trainable,
-        "best_iteration": best,
-        "train_queries": int(train.sum()),
-        "valid_queries": int(valid.sum()),
-        "train_rows": int(data.sizes[train].sum()),
-        "dropped_no_positive": int((queries & ~data.positive).sum()),
-    }
-    return booster, info
-
-
-def importance(booster: lgb.Booster, kind: str) -> dict[str, float]:
-    """Feature importances by ``gain`` or ``split``."""
-    values = booster.feature_importance(importance_type=kind)
-    return {n: float(v) for n, v in zip(booster.feature_name(), values, strict=True)}
-
-
-def out_of_fold(
-    data: RankData,
-    cfg: RerankerConfig,
-    objective: str,
-    seed: int,
-    *,
-    num_threads: int = 2,
-) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """Scores of every row (in the frame's order) from a model that never saw its listener in
-    any fold: listeners are dealt into ``cfg.crossfit`` groups, each scored by a model fitted on
-    the others."""
-    groups = listener_groups(data.users, cfg.crossfit, seed)
-    group = groups.to_numpy()[groups.index.get_indexer(data.users)]
-    scores = np.full(len(data.order), np.nan)
-    infos = []
-    for g in range(cfg.crossfit):
-        held = group == g
-        if not held.any() or held.all():
-            continue
-        booster, info = fit_booster(data, ~held, cfg, objective, seed + g, num_threads=num_threads)
-        rows = data.rows(held)
-        scores[data.order[rows]] = booster.predict(data.x[rows], num_threads=num_threads)
-        infos.append({"group": g, **info})
-    return scores, infos
-
-
-def predict(booster: lgb.Booster, frame: pd.DataFrame, *, num_threads: int = 2) -> np.ndarray:
-    """Ranker scores for rows of a ``rerank_frame`` (features in the booster's own order)."""
-    if not len(frame):
-        return np.zeros(0)
-    x = frame[booster.feature_name()].to_numpy(dtype=np.float32)
-    return booster.predict(x, num_threads=num_threads)
-
-
-def predict_matrix(
-    booster: lgb.Booster, x: np.ndarray, features: tuple[str, ...], *, num_threads: int = 2
-) -> np.ndarray:
-    """Ranker scores for a ``feature_matrix`` whose columns are ``features``."""
-    if not len(x):
-        return np.zeros(0)
-    order = [features.index(f) for f in booster.feature_name()]
-    x = x if order == list(range(len(features))) else x[:, order]
-    return booster.predict(x, num_threads=num_threads)
-
-
-def booster_to_text(booster: lgb.Booster) -> str:
-    """LightGBM's own text format (no pickle); the artifact ``reranker.txt``."""
-    return booster.model_to_string()
-
-
-def booster_from_text(text: str) -> lgb.Booster:
-    """Inverse of ``booster_to_text``."""
-    return lgb.Booster(model_str=text)
+def build_rerank_dataset(
+    candidates: pd.DataFrame,
+    user_profiles: pd.DataFrame,
+    item_features: pd.DataFrame,
+    splits: pd.DataFrame,
+    artist_vectors: pd.DataFrame,
+    artist_catalog: pd.DataFrame,
+    cfg: Config,
+) -> pd.DataFrame:
+    """Feature rows of every validation fold's candidates: ``fold, user, artist, label`` and
+    the features. Fold 0 uses the val-stage profiles and item features; each further fold's are
+    built from its own fit rows. Only validation-fold labels are read, never the test split."""
+    names = candidate_generators(candidates)
+    folds = reranker_folds(splits, cfg)
+    parts = []
+    for f, fold in enumerate(folds):
+        if f == 0:
+            profiles, items = stage_rows(user_profiles, "val"), stage_rows(item_features, "val")
+        else:
+            profiles, items = content_features(fold.fit, artist_vectors, artist_catalog)
+        frame = rerank_frame(stage_part(candidates, "val", f), profiles, items, names, fold.labels)
+        parts.append(frame.assign(fold=np.int8(f)))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["fold", *[c for c in out.columns if c != "fold"]]]

@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from .ids import sorted_codes
-from .metrics import evaluate_topk, relevant_sets
+from ..evaluation.metrics import evaluate_topk, relevant_sets
+from ..ids import sorted_codes
 
 CONSTANT_SCORE = 0.5  # a listener whose scores are all equal: no preference, the midpoint
 MAX_PADDING = 2  # pad listeners to a matrix only while it has at most this many cells per row

@@ -1,6 +1,6 @@
 """What to serve: the reranker (objective, blend α) or the best single generator.
 
-Everything here is decided on out-of-fold validation scores (``rerank.out_of_fold``: each
+Everything here is decided on out-of-fold validation scores (``reranker.out_of_fold``: each
 listener scored by a model that never saw them, in any fold). The generators' settings were
 searched on fold 0 (the validation split), so there they look better than they are: the best of
 40 trials is partly luck, and more so for the generator with the most trials. So all of this
@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..evaluation.metrics import evaluate_topk, paired_bootstrap, relevant_sets
+from ..evaluation.protocol import split_listeners
+from ..ids import codes_in
 from .blend import blended_topk, choose_alpha
-from .candidates import generator_topk, score_column
-from .ids import codes_in
-from .metrics import evaluate_topk, paired_bootstrap, relevant_sets
-from .rerank import split_listeners
+from .candidates import generator_topk
+from .topn import score_column
 
 SEP = "|"  # joins fold and listener into one key when several folds are scored together
 

@@ -5,6 +5,9 @@ the ``artist`` key through the catalogue's ``artist → spotify_id`` map (the se
 to Spotify ids and got all zeros); audio attributes are z-scored so tempo and loudness do not
 dominate distances; missing content stays NaN instead of 0. Only the stage's fit interactions feed
 popularity and profiles.
+
+The op ``content_features`` builds both assets (``user_profiles``, ``item_features``) with
+``build_content_features``: one ``content_features`` per stage, each from that stage's fit rows.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from .errors import InputError
-from .ids import codes_in, factorize_sorted
-from .schema import AUDIO_FEATURES
+from ..errors import InputError
+from ..evaluation.protocol import STAGES, stage_data
+from ..ids import codes_in, factorize_sorted
+from ..parallel import ordered_map
+from ..schema import AUDIO_FEATURES
 
 # The mean musical key of an artist's tracks means nothing, so it is left out of the profile.
 PROFILE_FEATURES: tuple[str, ...] = tuple(f for f in AUDIO_FEATURES if f != "key")
@@ -260,3 +265,45 @@ def join_top(
         sep = "" if pos == 0 else ", "
         joined = joined.where(part.isna(), joined + sep + part.fillna(""))
     return joined.to_numpy()
+
+
+def content_features(
+    fit: pd.DataFrame, artist_vectors: pd.DataFrame, artist_catalog: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(user profiles, item features) of one set of fit rows (a stage's or a validation fold's)."""
+    items = item_features(fit, artist_vectors, artist_catalog)
+    return user_profiles(fit, items), items
+
+
+def build_content_features(
+    splits: pd.DataFrame,
+    artist_vectors: pd.DataFrame,
+    artist_catalog: pd.DataFrame,
+    *,
+    stages: tuple[str, ...] = STAGES,
+    workers: int = 2,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(user_profiles, item_features) with a ``stage`` column, each from that stage's fit rows.
+
+    Stages are independent, so two are built at once (threads; same result as one by one).
+    """
+
+    def build(stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        profiles, items = content_features(
+            stage_data(splits, stage, validate=False).fit, artist_vectors, artist_catalog
+        )
+        return profiles.assign(stage=stage), items.assign(stage=stage)
+
+    profiles, items = zip(*ordered_map(build, stages, workers=workers), strict=True)
+    up = pd.concat(profiles, ignore_index=True)
+    it = pd.concat(items, ignore_index=True)
+    return _stage_first(up), _stage_first(it)
+
+
+def _stage_first(df: pd.DataFrame) -> pd.DataFrame:
+    return df[["stage", *[c for c in df.columns if c != "stage"]]]
+
+
+def stage_rows(df: pd.DataFrame, stage: str) -> pd.DataFrame:
+    """One stage's rows of ``user_profiles`` / ``item_features``, without the ``stage`` column."""
+    return df[(df["stage"] == stage).to_numpy()].drop(columns="stage").reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""Candidates: the union of every generator's top-N unseen artists per listener.
+"""Every generator's top-N unseen artists per listener and their union, a chunk at a time.
 
 Each row is a (listener, artist) pair with, for every generator g, ``g_score`` (g's score of the
 pair, NaN when g cannot score that artist) and ``g_rank`` (its 1-based rank in g's own top-N, NaN
@@ -23,12 +23,11 @@ import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from .als import ALSModel, _implicit, fold_in_codes, scoring_factors
-from .generators import StageModels
-from .ids import codes_in
-from .itemitem import ItemItemModel
-from .metrics import pair_isin
-from .popularity import PopularityModel
+from ..ids import codes_in
+from .generators.als import ALSModel, _implicit, fold_in_codes, scoring_factors
+from .generators.itemitem import ItemItemModel
+from .generators.popularity import PopularityModel
+from .generators.stages import StageModels
 
 _FILTERED = -1e37  # implicit marks filtered slots with -FLT_MAX
 CELLS = 8_000_000  # dense item-item score cells per chunk (listeners × artists)
@@ -339,37 +338,3 @@ def collect_candidates(chunks: Iterable[pd.DataFrame]) -> pd.DataFrame:
             info[k] = info.get(k, 0) + v
     out.attrs["info"] = info
     return out
-
-
-def generator_topk(candidates: pd.DataFrame, name: str, k: int) -> pd.DataFrame:
-    """One generator's own top-``k`` (``user, rank, artist, score``) from a candidate table:
-    its top-N is in the union, so this is its full-catalogue ranking."""
-    rank = candidates[rank_column(name)].to_numpy()
-    sel = rank <= k
-    out = pd.DataFrame(
-        {
-            "user": candidates["user"].to_numpy()[sel],
-            "rank": rank[sel].astype(np.int32),
-            "artist": candidates["artist"].to_numpy()[sel],
-            "score": candidates[score_column(name)].to_numpy(dtype=np.float64)[sel],
-        }
-    )
-    return out.sort_values(["user", "rank"], kind="stable").reset_index(drop=True)
-
-
-def candidate_recall(candidates: pd.DataFrame, labels: pd.DataFrame) -> dict[str, float]:
-    """Share of label pairs among the candidates: micro (pairs) and mean over labelled users.
-
-    It bounds what any reranker of these candidates can reach.
-    """
-    lab = labels[["user", "artist"]].astype(str).drop_duplicates()
-    if not len(lab):
-        return {"micro": 0.0, "per_user_mean": 0.0, "label_pairs": 0, "users": 0}
-    hit = pair_isin(lab, candidates)
-    per_user = pd.Series(hit, index=lab["user"].to_numpy()).groupby(level=0).mean()
-    return {
-        "micro": float(hit.mean()),
-        "per_user_mean": float(per_user.mean()),
-        "label_pairs": len(lab),
-        "users": len(per_user),
-    }

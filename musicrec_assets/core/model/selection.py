@@ -8,7 +8,8 @@ choice. The budget is a number of trials per generator plus a wall-clock cap for
 search; when the cap cuts a study short its record says so (``stopped = "time"``), and only then
 can a result depend on the machine's speed. The config's own values are always the first trial,
 so the search never chooses something worse on validation than the configured settings.
-Parameters set explicitly in the config are fixed and not searched.
+Parameters set explicitly in the config are fixed and not searched. ``select_models`` is the
+asset's entry point; ``search_models`` searches on one stage's data.
 """
 
 from __future__ import annotations
@@ -23,11 +24,18 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from .candidates import collect_candidates, generator_topk, iter_candidates
-from .config import ITEMKNN_KINDS, TUNED, WEIGHTINGS, TuningConfig
-from .generators import Settings, StageModels, fit_generator, stage_matrix
-from .metrics import evaluate_topk, relevant_sets
-from .protocol import StageData, sample_users
+from ..config import ITEMKNN_KINDS, TUNED, WEIGHTINGS, Config, TuningConfig
+from ..evaluation.metrics import evaluate_topk, relevant_sets
+from ..evaluation.protocol import StageData, sample_users, stage_data
+from .candidates import generator_topk
+from .generators.stages import (
+    Settings,
+    StageModels,
+    fit_generator,
+    settings_from_config,
+    stage_matrix,
+)
+from .topn import collect_candidates, iter_candidates
 
 
 class Param(NamedTuple):
@@ -125,6 +133,24 @@ def validation_ndcg(
 
 
 def select_models(
+    splits: pd.DataFrame, cfg: Config, *, num_threads: int = 2
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """``model_selection``: every tuned generator's settings searched on the validation stage
+    (fit on train, scored on validation labels), with the config's explicit values fixed;
+    and the seconds each search took."""
+    val = stage_data(splits, "val", validate=False)
+    return search_models(
+        val,
+        settings_from_config(cfg),
+        cfg.fixed,
+        cfg.tuning,
+        cfg.evaluation.k,
+        cfg.seed,
+        num_threads=num_threads,
+    )
+
+
+def search_models(
     val: StageData,
     settings: Settings,
     fixed: dict[str, dict[str, Any]],

@@ -1,8 +1,9 @@
-"""The candidate generators of one stage: ALS, EASE, RP3beta, item-kNN and popularity.
+"""``generator_models``: ALS, EASE, RP3beta, item-kNN and popularity fitted per stage.
 
 Each is fitted on the stage's fit rows only, with the settings ``model_selection`` chose on
 validation (or the config's explicit values); ``StageModels`` holds one stage's fitted set and
-stores it as plain arrays. ``candidates.iter_candidates`` turns a set into candidate lists.
+stores it as plain arrays (``stages_to_npz``: the ``generator_models`` artifact, made by
+``fit_generator_models``). ``topn.iter_candidates`` turns a set into candidate lists.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .als import ALSModel, fit_als
-from .config import (
+from ...config import (
     GENERATORS,
     ALSConfig,
     Config,
 )
+from ...evaluation.protocol import FIT_SPLITS, STAGES, stage_data
+from ...ids import factorize_sorted
+from .als import ALSModel, fit_als
 from .ease import fit_ease
-from .ids import factorize_sorted
 from .itemitem import ItemItemModel, plays_matrix
 from .itemknn import fit_itemknn
 from .popularity import PopularityModel, fit_popularity
-from .protocol import FIT_SPLITS, stage_data
 from .rp3beta import fit_rp3beta
 
 ITEM_ITEM = {"ease": fit_ease, "rp3beta": fit_rp3beta, "itemknn": fit_itemknn}
@@ -53,6 +54,11 @@ def apply_choice(settings: Settings, chosen: dict[str, dict[str, Any]]) -> Setti
         if name in out and out[name] is not None and params:
             out[name] = dataclasses.replace(out[name], **params)
     return out
+
+
+def chosen_settings(cfg: Config, selection: dict[str, Any]) -> Settings:
+    """The config's generator settings with ``model_selection``'s choices applied."""
+    return apply_choice(settings_from_config(cfg), selection.get("chosen", {}))
 
 
 @dataclass
@@ -174,6 +180,22 @@ def fit_stages(
         out[stage] = fit_stage(fit, settings, seed, names=names, warm=warm, num_threads=num_threads)
         previous = stage
     return out
+
+
+def fit_generator_models(
+    splits: pd.DataFrame, cfg: Config, selection: dict[str, Any], *, num_threads: int = 2
+) -> dict[str, StageModels]:
+    """Every generator per stage (val: train, test: train+val, serve: all) with the chosen
+    settings; ALS warm-starts from the previous stage when ``[als] warm_start``."""
+    return fit_stages(
+        splits,
+        chosen_settings(cfg, selection),
+        cfg.seed,
+        stages=STAGES,
+        names=cfg.candidates.generators,
+        warm_start=cfg.als.warm_start,
+        num_threads=num_threads,
+    )
 
 
 def stages_to_npz(stages: dict[str, StageModels]) -> dict[str, np.ndarray]:

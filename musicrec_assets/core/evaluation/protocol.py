@@ -3,18 +3,21 @@
 A stage is fitted on a fixed set of splits (``FIT_SPLITS``) and never on anything else; labels
 are a separate split that is by construction disjoint from the fit rows. The test labels are only
 handed out when asked for explicitly (``with_labels=True``), which only the evaluation does.
+Listeners are drawn, held out and dealt into groups here too, always seeded and from the sorted
+keys, so a split depends only on the set of listeners and the seed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .ids import factorize_sorted
-from .schema import SPLITS
+from ..errors import InputError
+from ..ids import factorize_sorted
+from ..schema import SPLITS
 
 STAGES: tuple[str, ...] = ("val", "test", "serve")
 
@@ -181,3 +184,26 @@ def validation_folds(
         fit = rows.loc[~held, keep].reset_index(drop=True)
         folds.append(StageData(f"fold{f}", fit, target_users(rows, held), labels))
     return folds
+
+
+def split_listeners(users: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, held-out) listeners: a seeded share ``fraction`` held out, at least one each side
+    when there are two or more listeners. Sorted, so the split depends only on the set and seed.
+    """
+    users = np.unique(np.asarray(users).astype(str))
+    n_out = round(len(users) * fraction)
+    if len(users) >= 2:
+        n_out = min(max(n_out, 1), len(users) - 1)
+    perm = np.random.default_rng(seed).permutation(len(users))
+    held = np.zeros(len(users), dtype=bool)
+    held[perm[:n_out]] = True
+    return users[~held], users[held]
+
+
+def listener_groups(users: Any, n_groups: int, seed: int) -> pd.Series:
+    """Each listener's cross-fit group (0..n_groups-1): a seeded shuffle dealt round-robin."""
+    users = np.unique(np.asarray(users).astype(str))
+    perm = np.random.default_rng(seed).permutation(len(users))
+    group = np.empty(len(users), dtype=np.int64)
+    group[perm] = np.arange(len(users)) % n_groups
+    return pd.Series(group, index=pd.Index(users))

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from implicit.nearest_neighbours import BM25Recommender, CosineRecommender, TFIDFRecommender
 from threadpoolctl import threadpool_limits
 
-from .config import ITEMKNN_KINDS as KINDS
+from ...config import ITEMKNN_KINDS as KINDS
 from .itemitem import ItemItemModel, keep_top_per_row
 
 

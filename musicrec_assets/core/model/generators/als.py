@@ -20,8 +20,8 @@ from implicit.cpu.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import bm25_weight
 from threadpoolctl import threadpool_limits
 
-from .config import ALSConfig
-from .ids import factorize_sorted
+from ...config import ALSConfig
+from ...ids import factorize_sorted
 
 _EPS = 1e-12
 _PARAMS = ("weighting", "bm25_k1", "bm25_b", "alpha", "regularization", "cosine", "pop_blend")

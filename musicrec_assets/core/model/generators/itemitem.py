@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .config import WEIGHTINGS
+from ...config import WEIGHTINGS
 
 
 def weigh(plays: np.ndarray, weighting: str) -> np.ndarray:
@@ -40,7 +40,7 @@ def weighted_matrix(matrix: sp.csr_matrix, weighting: str) -> sp.csr_matrix:
 
 def plays_matrix(fit: pd.DataFrame, users: pd.Index, artists: pd.Index) -> sp.csr_matrix:
     """users × artists CSR of the plays in ``fit`` (rows outside the vocabularies dropped)."""
-    from .ids import codes_in
+    from ...ids import codes_in
 
     u = codes_in(users, fit["user"])
     a = codes_in(artists, fit["artist"])

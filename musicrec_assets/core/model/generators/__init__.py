@@ -1,0 +1,1 @@
+"""The candidate generators, one algorithm per module, and ``stages``: fitting them per stage."""
