@@ -20,7 +20,8 @@ from gradio_client import Client
 
 import gradio_app  # noqa: F401  (sets the offline environment before gradio is imported)
 from gradio_app.app import build_app, launch
-from gradio_app.service import NEW_LISTENER_LABEL, TABLE_COLUMNS, PlaylistPage
+from gradio_app.results import TABLE_COLUMNS
+from gradio_app.service import NEW_LISTENER_LABEL, PlaylistPage
 from gradio_app.store import ArtifactStore, MissingArtifactError
 from musicrec_assets.core.artifacts import read_parquet, write_parquet, write_parquet_chunks
 from musicrec_assets.core.config import PlaylistConfig
