@@ -187,7 +187,7 @@ def _expected(hint: Any) -> str:
     )
 
 
-def _check(cls: type, key: str, value: Any, where: str, file: Path) -> Any:
+def _checked_value(cls: type, key: str, value: Any, where: str, file: Path) -> Any:
     """``value`` as stored, or a ConfigError naming the file, section, key, value and what is
     allowed."""
     hint = get_type_hints(cls)[key]
@@ -222,7 +222,7 @@ def build_section(cls: type, data: dict[str, Any], where: str, file: Path) -> An
             f"{file}: unknown key(s) in [{where}]: {', '.join(unknown)} "
             f"(known: {', '.join(sorted(names))})"
         )
-    kwargs = {key: _check(cls, key, value, where, file) for key, value in data.items()}
+    kwargs = {key: _checked_value(cls, key, value, where, file) for key, value in data.items()}
     return cls(**kwargs)
 
 
