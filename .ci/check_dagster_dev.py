@@ -18,10 +18,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from musicrec_assets.core.artifacts import ARTIFACT_EXT
+from musicrec_assets.core.artifacts import ARTIFACTS
 from musicrec_assets.paths import INSTANCE_YAML
 
-EXPECTED_ASSETS = set(ARTIFACT_EXT)
+EXPECTED_ASSETS = set(ARTIFACTS)
 EXPECTED_SCHEDULES = {"daily_refresh"}
 EXPECTED_SENSORS = {"source_files_changed", "publish_generation", "discard_failed_generation"}
 EXPECTED_GROUPS = {"ingest", "model", "evaluation", "playlist"}

@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 
 from musicrec_assets.core.playlist import PLAYLIST_COLUMNS, to_csv, to_m3u, to_xspf
 
-from .service import PageResult, PlaylistPage
+from .results import PageResult
+from .service import PlaylistPage
 
 FORMATS = {
     "m3u": "audio/x-mpegurl",

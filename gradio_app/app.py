@@ -28,7 +28,9 @@ from musicrec_assets.core.config import PlaylistConfig, load_config
 
 from .api import api_app
 from .cold_start import ColdStart
-from .service import SUGGESTIONS, ListenerView, PageResult, PlaylistPage
+from .results import ListenerView, PageResult
+from .served import SUGGESTIONS
+from .service import PlaylistPage
 from .store import ArtifactStore
 
 # Gradio 6 calls pandas APIs that pandas 3 deprecates; silence only Gradio's.

@@ -52,19 +52,12 @@ def _models(store: ArtifactStore) -> dict[str, Any]:
     use_ranker = bool(choice.get("use_ranker"))
 
     def build() -> dict[str, Any]:
-        from musicrec_assets.core.model.generators.stages import stages_from_npz
-
-        booster = None
-        if use_ranker:
-            import lightgbm as lgb
-
-            booster = lgb.Booster(model_str=store.load("reranker"))
         items = store.load("item_features")
         if "stage" in items.columns:
             items = items[items["stage"] == "serve"].drop(columns="stage")
         return {
-            "models": stages_from_npz(store.load("generator_models"))["serve"],
-            "booster": booster,
+            "models": store.load("generator_models")["serve"],
+            "booster": store.load("reranker") if use_ranker else None,
             "item_features": items.reset_index(drop=True),
             "choice": choice,
         }

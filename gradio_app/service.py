@@ -8,92 +8,31 @@ data reach the page only as table cells or escaped Markdown, never as HTML.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import html
-import re
-import shutil
-import tempfile
-import threading
-import weakref
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from musicrec_assets.core.config import PlaylistConfig
-from musicrec_assets.core.evaluation.report import gate_sentence
-from musicrec_assets.core.generations import current_dir, run_info
-from musicrec_assets.core.playlist import (
-    PLAYLIST_COLUMNS,
-    artist_profiles,
-    build_playlist,
-    context_targets,
-    listener_targets,
-    to_csv,
-    to_m3u,
-    to_xspf,
+from musicrec_assets.core.playlist import build_playlist, context_targets, listener_targets
+
+from . import cold_start, evaluation
+from .downloads import Downloads
+from .profiles import playlist_figure, profile_view
+from .results import (
+    ListenerView,
+    PageResult,
+    artifact_message,
+    md_text,
+    playlist_message,
+    playlist_table,
 )
+from .served import ServedGeneration, pinned
+from .store import ArtifactError, ArtifactStore
 
-from . import cold_start
-from .lookup import ListenerIndex
-from .store import ArtifactError, ArtifactStore, Indexed, MissingArtifactError
-
-
-def _pinned(method: Callable) -> Callable:
-    """Run a page request against one published generation of the artifacts."""
-
-    @functools.wraps(method)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with self.store.pinned():
-            return method(self, *args, **kwargs)
-
-    return wrapper
-
-
-REQUIRED = (
-    "reranked_topk",
-    "interaction_splits",
-    "artist_catalog",
-    "artist_vectors",
-    "artist_tracks",
-)
 # What the page and the API call a cold-start listener; never a key to look rows up by.
 NEW_LISTENER_LABEL = "new listener"
-SEED_CHOICES = 5000  # most-played artists offered as seeds; others can still be typed
 MAX_LENGTH = 100
-SUGGESTIONS = 50  # listeners offered before a person types (the picker searches the rest)
-KEEP_DOWNLOADS = 256  # download folders kept on disk (oldest removed first)
-TABLE_COLUMNS = {
-    "rank": "rank",
-    "track_name": "track",
-    "artist": "artist",
-    "tempo": "tempo (BPM)",
-    "valence": "valence",
-    "base_part": "base part",
-    "tempo_part": "tempo part",
-    "valence_part": "valence part",
-    "final": "final",
-    "reason": "reason",
-}
-_MD_ESCAPES = {ord(c): "\\" + c for c in "\\`*_{}[]()#+-.!|~"}
-_MD_ESCAPES.update({ord("<"): "&lt;", ord(">"): "&gt;", ord("&"): "&amp;", ord('"'): "&quot;"})
-
-
-def md_text(value: Any) -> str:
-    """``value`` as literal Markdown text: no markup, no HTML, one line."""
-    return " ".join(str(value).split()).translate(_MD_ESCAPES)
-
-
-def _utc(seconds: float | None) -> str | None:
-    """A Unix time as the page and the API show times: ``2026-12-08 00:11:34 UTC``."""
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _targets(playlist: pd.DataFrame) -> tuple[float, float]:
@@ -101,68 +40,9 @@ def _targets(playlist: pd.DataFrame) -> tuple[float, float]:
     return tuple(float(playlist[c].iloc[0]) for c in ("target_tempo", "target_valence"))
 
 
-def empty_table() -> pd.DataFrame:
-    return pd.DataFrame({label: [] for label in TABLE_COLUMNS.values()})
-
-
-_EMPTY_TABLE = empty_table()  # shared by results without a table (only ever read)
-
-
-@dataclass
-class PageResult:
-    """Everything one build shows: table, message, plot (a Plotly figure dict), download paths."""
-
-    table: pd.DataFrame = field(default_factory=lambda: _EMPTY_TABLE)
-    message: str = ""
-    plot: dict[str, Any] | None = None
-    files: list[str] = field(default_factory=list)
-    playlist: pd.DataFrame | None = None  # the raw playlist (PLAYLIST_COLUMNS), for callers
-    error: str | None = None  # why there is no playlist: what an API client acts on (see api.py)
-    stored: bool = False  # read from the playlists asset (default settings) or built now
-
-
-@dataclass
-class ListenerView:
-    """The Listener tab: summary line, top artists, play-weighted genre shares."""
-
-    message: str
-    top_artists: pd.DataFrame
-    genres: pd.DataFrame
-
-
-class Downloads:
-    """Playlist exports written to a private temp folder, one sub-folder per distinct content."""
-
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="musicrec-web-"))
-        self._lock = threading.Lock()
-        weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)
-
-    def write(self, label: str, context: str, playlist: pd.DataFrame) -> list[str]:
-        """CSV, M3U and XSPF of ``playlist``; returns their paths (newest 256 builds kept)."""
-        slug = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{label}-{context}").strip("_")[:60] or "playlist"
-        exports = {
-            "csv": to_csv(playlist[list(PLAYLIST_COLUMNS)]),
-            "m3u": to_m3u(playlist),
-            "xspf": to_xspf(playlist, title=f"musicrec · {label} · {context}"),
-        }
-        digest = hashlib.sha256("\0".join(exports.values()).encode()).hexdigest()[:16]
-        folder = self.root / digest
-        with self._lock:  # concurrent requests: never prune a folder being written
-            folder.mkdir(exist_ok=True)
-            paths = []
-            for ext, text in exports.items():
-                path = folder / f"playlist-{slug}.{ext}"
-                path.write_text(text, encoding="utf-8")
-                paths.append(str(path))
-            folders = sorted(self.root.iterdir(), key=lambda p: p.stat().st_mtime_ns)
-            for old in folders[:-KEEP_DOWNLOADS]:
-                shutil.rmtree(old, ignore_errors=True)
-        return paths
-
-
-class PlaylistPage:
-    """The page's behaviour over one storage folder and one playlist configuration."""
+class PlaylistPage(ServedGeneration):
+    """The page's behaviour over one storage folder and one playlist configuration: the
+    published generation's reads (:class:`ServedGeneration`) plus playlists and the tabs."""
 
     def __init__(
         self,
@@ -170,113 +50,10 @@ class PlaylistPage:
         cfg: PlaylistConfig,
         cold_start_fn: cold_start.ColdStart | None = None,
     ) -> None:
-        self.store = store
+        super().__init__(store)
         self.cfg = cfg
         self.cold_start = cold_start_fn or cold_start.recommend_for_seeds
         self.downloads = Downloads()
-
-    # ------------------------------------------------------------------ cached serving tables
-
-    def _recs(self) -> ListenerIndex:
-        return self.store.index("reranked_topk", sort=["rank"])
-
-    def _history(self) -> ListenerIndex:
-        return self.store.index("interaction_splits")
-
-    def _profiles(self) -> Indexed:
-        def build() -> Indexed:
-            prof = artist_profiles(
-                self.store.load("artist_catalog"), self.store.load("artist_vectors")
-            )
-            return Indexed.of(prof, "artist")
-
-        return self.store.derived("profiles", ["artist_catalog", "artist_vectors"], build)
-
-    def _tracks(self) -> Indexed:
-        def build() -> Indexed:
-            return Indexed.of(self.store.load("artist_tracks"), "artist")
-
-        return self.store.derived("tracks", ["artist_tracks"], build)
-
-    def _stored(self, user: str, context: str) -> pd.DataFrame | None:
-        """The ``playlists`` asset's rows for a default-settings request, if it has them.
-
-        That asset ran the same ``build_playlists`` over the same artifacts, so reading it gives
-        the identical playlist without recomputing it (what keeps the page and the API fast
-        under many clients); any other setting, or a missing asset, is built on the spot.
-        """
-        try:  # a missing playlists asset is an ArtifactError too
-            index = self.store.index("playlists", sort=["rank"])
-            rows = index.rows([user], where={"context": context}, columns=PLAYLIST_COLUMNS)
-        except ArtifactError:
-            return None
-        return rows if len(rows) else None
-
-    # ------------------------------------------------------------------ choices and defaults
-
-    @_pinned
-    def page_state(self) -> tuple[str, list[str], list[str]]:
-        """Status line, listeners and seed artists for a freshly opened page."""
-        missing = self.store.missing(REQUIRED)
-        if missing:
-            names = ", ".join(md_text(self.store.path(n).name) for n in missing)
-            return (
-                f"**Missing artifacts:** {names} in {md_text(self.store.storage_dir)}. "
-                f"Build them with: {md_text(self.store.build_hint)}",
-                [],
-                [],
-            )
-        return "", self.listeners("", SUGGESTIONS), self.seed_artists()
-
-    @_pinned
-    def listeners(self, prefix: str = "", limit: int | None = None) -> list[str]:
-        """Listeners whose name starts with ``prefix`` (case-insensitive), alphabetically; all
-        of them without a limit (a search, not a table scan: 360k names stay fast)."""
-        directory = self.store.directory()
-        return directory.search(prefix, len(directory) if limit is None else limit)
-
-    @_pinned
-    def recommendations(self, user: str, k: int) -> pd.DataFrame | None:
-        """A listener's served top-``k`` artists (``reranked_topk``), or None if it has none."""
-        self._require()
-        rows = self._recs().rows([str(user)])
-        return rows.head(k).reset_index(drop=True) if len(rows) else None
-
-    @_pinned
-    def served(self) -> dict[str, Any]:
-        """Which run's artifacts are served and when each was written (the API's health)."""
-        folder = current_dir(self.store.storage_dir)
-        info = run_info(folder) if folder != self.store.storage_dir else {}
-        built = {row["artifact"]: row["built"] for row in self.store.built_at().to_dict("records")}
-        missing = self.store.missing(REQUIRED)
-        return {
-            "status": "ok" if not missing else "missing artifacts",
-            "missing": missing,
-            "run_id": info.get("run_id"),
-            "generation_started": _utc(info.get("started")),
-            "storage": str(self.store.storage_dir),
-            "artifacts": built,
-        }
-
-    @_pinned
-    def most_active(self) -> str | None:
-        """The listener with most plays: who the page opens on."""
-        return self.store.directory().most_active
-
-    @_pinned
-    def seed_artists(self) -> list[str]:
-        """The most-played known artists (up to SEED_CHOICES), alphabetical, for the seed picker."""
-
-        def build() -> list[str]:
-            cat = self.store.load("artist_catalog")
-            if "plays" in cat.columns:
-                per = cat.groupby("artist", sort=False)["plays"].sum()
-                top = per.sort_values(ascending=False, kind="stable").index[:SEED_CHOICES]
-            else:  # an older catalogue without play counts: any artists, alphabetically
-                top = pd.Index(cat["artist"].dropna().unique()).sort_values()[:SEED_CHOICES]
-            return sorted(top, key=lambda a: (str(a).casefold(), str(a)))
-
-        return self.store.derived("seed_artists", ["artist_catalog"], build)
 
     def context_defaults(self, context: str) -> tuple[float, float, float, str]:
         """The context's weights and a one-line description (for the sliders)."""
@@ -294,7 +71,7 @@ class PlaylistPage:
 
     # ------------------------------------------------------------------ playlists
 
-    @_pinned
+    @pinned
     def make_playlist(
         self,
         user: str | None,
@@ -340,9 +117,11 @@ class PlaylistPage:
                 user, mine, heard, context, length, (w_base, w_tempo, w_valence), cap, extras
             )
         except ArtifactError as exc:
-            return PageResult(message=self._artifact_message(exc), error="artifact")
+            return PageResult(
+                message=artifact_message(exc, self.store.build_hint), error="artifact"
+            )
 
-    @_pinned
+    @pinned
     def stored_playlist(
         self,
         user: str,
@@ -364,7 +143,7 @@ class PlaylistPage:
         except ArtifactError:
             return None
 
-    @_pinned
+    @pinned
     def new_listener_playlist(
         self,
         seeds: list[str] | str | None,
@@ -411,26 +190,15 @@ class PlaylistPage:
                 known=False,
             )
         except ArtifactError as exc:
-            return PageResult(message=self._artifact_message(exc), error="artifact")
+            return PageResult(
+                message=artifact_message(exc, self.store.build_hint), error="artifact"
+            )
         except cold_start.ColdStartUnavailableError as exc:
             return PageResult(message=md_text(exc), error="unavailable")
         if unknown:
             ignored = ", ".join(md_text(s) for s in unknown)
             result.message += f"\n\nNot known to the model (ignored): {ignored}."
         return result
-
-    def _require(self) -> None:
-        for name in REQUIRED:
-            if self.store.version(name) is None:
-                raise MissingArtifactError(name, self.store.path(name), self.store.build_hint)
-
-    def _artifact_message(self, exc: ArtifactError) -> str:
-        if not isinstance(exc, MissingArtifactError):
-            return f"**Unusable artifact:** {md_text(exc)}"
-        return (
-            f"**Missing artifact {md_text(exc.path.name)}** (expected in "
-            f"{md_text(exc.path.parent)}). Build it with: {md_text(self.store.build_hint)}"
-        )
 
     def _build(
         self,
@@ -470,24 +238,20 @@ class PlaylistPage:
                 cap=cap_n,
             )
         if not extras and len(playlist):  # the API: the rows carry their targets
-            message = self._summary(label, context, playlist, _targets(playlist), w, n, cap_n)
+            message = playlist_message(label, context, playlist, _targets(playlist), w, n, cap_n)
             return PageResult(message=message, playlist=playlist, stored=stored)
         own = listener_targets(history, profiles)
         own_tempo = float(own["tempo"].iloc[0]) if len(own) else float("nan")
         own_valence = float(own["valence"].iloc[0]) if len(own) else float("nan")
         target = context_targets(own_tempo, own_valence, ctx)
 
-        message = self._summary(label, context, playlist, target, w, n, cap_n)
+        message = playlist_message(label, context, playlist, target, w, n, cap_n)
         if playlist.empty or not extras:
             return PageResult(message=message, playlist=playlist, stored=stored)
-        table = playlist[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
-        decimals = {"tempo (BPM)": 0, "valence": 2, "final": 3}
-        decimals |= {part: 3 for part in ("base part", "tempo part", "valence part")}
-        table = table.round(decimals)
         return PageResult(
-            table=table.reset_index(drop=True),
+            table=playlist_table(playlist),
             message=message,
-            plot=self._figure(history, profiles, playlist, (own_tempo, own_valence), target),
+            plot=playlist_figure(history, profiles, playlist, (own_tempo, own_valence), target),
             files=self.downloads.write(label, context, playlist),
             playlist=playlist,
             stored=stored,
@@ -539,115 +303,12 @@ class PlaylistPage:
         playlist = self._stored(user, context)
         if playlist is None:
             return None
-        message = self._summary(user, context, playlist, _targets(playlist), w, n, cap_n)
+        message = playlist_message(user, context, playlist, _targets(playlist), w, n, cap_n)
         return PageResult(message=message, playlist=playlist, stored=True)
-
-    def _summary(
-        self,
-        label: str,
-        context: str,
-        playlist: pd.DataFrame,
-        target: tuple[float, float],
-        weights: tuple[float, ...],
-        length: int,
-        cap: int,
-    ) -> str:
-        t_tempo, t_valence = target
-        tgt = (
-            f"target {t_tempo:.0f} BPM, valence {t_valence:.2f}"
-            if not (np.isnan(t_tempo) or np.isnan(t_valence))
-            else "no audio target (no artist with audio features)"
-        )
-        head = (
-            f"**{md_text(label)}** · {md_text(context)} · {tgt} · weights base "
-            f"{weights[0]:.2f} / tempo {weights[1]:.2f} / valence {weights[2]:.2f}"
-        )
-        if playlist.empty:
-            return head + "\n\nNo tracks: none of the recommended artists has matched tracks."
-        got = len(playlist)
-        line = f"{got} tracks from {playlist['artist'].nunique()} artists."
-        if got < length:
-            line = (
-                f"Only {got} of {length} tracks: the recommended artists have no more distinct "
-                f"tracks within the cap of {cap} per artist (raise the cap for more)."
-            )
-        return f"{head}\n\n{line}"
-
-    def _figure(
-        self,
-        history: pd.DataFrame,
-        profiles: pd.DataFrame,
-        playlist: pd.DataFrame,
-        own: tuple[float, float],
-        target: tuple[float, float],
-    ) -> dict[str, Any]:
-        """Plotly figure: the listener's artists (size = plays), the playlist, own and target."""
-        hist = history.merge(profiles[["artist", "tempo", "valence"]], on="artist", how="inner")
-        hist = hist.dropna(subset=["tempo", "valence"])
-        size = 8 + 22 * np.sqrt(hist["plays"] / max(float(hist["plays"].max()), 1.0))
-        hover = "%{text}<br>%{x:.0f} BPM, valence %{y:.2f}<extra></extra>"
-        songs = playlist.dropna(subset=["tempo", "valence"])
-        traces: list[dict[str, Any]] = [
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": "your artists (size = plays)",
-                "x": hist["tempo"].round(1).tolist(),
-                "y": hist["valence"].round(3).tolist(),
-                "text": [
-                    f"{html.escape(str(a))} · {p} plays"
-                    for a, p in zip(hist["artist"], hist["plays"], strict=True)
-                ],
-                "marker": {"size": size.round(1).tolist(), "opacity": 0.45, "color": "#6b7280"},
-                "hovertemplate": hover,
-            },
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": "playlist",
-                "x": songs["tempo"].round(1).tolist(),
-                "y": songs["valence"].round(3).tolist(),
-                "text": [
-                    f"{r}. {html.escape(str(t))} — {html.escape(str(a))}"
-                    for r, t, a in zip(
-                        songs["rank"], songs["track_name"], songs["artist"], strict=True
-                    )
-                ],
-                "marker": {"size": 11, "color": "#ea580c"},
-                "hovertemplate": hover,
-            },
-        ]
-        for name, (x, y), symbol, colour in (
-            ("your usual", own, "diamond", "#2563eb"),
-            ("target", target, "star", "#16a34a"),
-        ):
-            if not (np.isnan(x) or np.isnan(y)):
-                traces.append(
-                    {
-                        "type": "scatter",
-                        "mode": "markers",
-                        "name": name,
-                        "x": [round(x, 1)],
-                        "y": [round(y, 3)],
-                        "text": [name],
-                        "marker": {"size": 18, "symbol": symbol, "color": colour},
-                        "hovertemplate": hover,
-                    }
-                )
-        return {
-            "data": traces,
-            "layout": {
-                "xaxis": {"title": {"text": "tempo (BPM)"}},
-                "yaxis": {"title": {"text": "valence"}, "range": [-0.05, 1.05]},
-                "legend": {"orientation": "h", "y": -0.2},
-                "margin": {"l": 50, "r": 20, "t": 20, "b": 40},
-                "height": 420,
-            },
-        }
 
     # ------------------------------------------------------------------ Listener and Model tabs
 
-    @_pinned
+    @pinned
     def listener_view(self, user: str | None) -> ListenerView:
         """A known listener's top artists and genre shares."""
         empty = ListenerView("", pd.DataFrame(), pd.DataFrame())
@@ -661,9 +322,11 @@ class PlaylistPage:
                 )
             return self._profile_view(str(user), history.rows([user]))
         except ArtifactError as exc:
-            return ListenerView(self._artifact_message(exc), pd.DataFrame(), pd.DataFrame())
+            return ListenerView(
+                artifact_message(exc, self.store.build_hint), pd.DataFrame(), pd.DataFrame()
+            )
 
-    @_pinned
+    @pinned
     def seeds_view(self, seeds: list[str] | None) -> ListenerView:
         """The seed artists of a new listener, shown like a listening history of one play each."""
         picked = list(dict.fromkeys(seeds or []))
@@ -673,95 +336,15 @@ class PlaylistPage:
         try:
             return self._profile_view(NEW_LISTENER_LABEL, history)
         except ArtifactError as exc:
-            return ListenerView(self._artifact_message(exc), pd.DataFrame(), pd.DataFrame())
+            return ListenerView(
+                artifact_message(exc, self.store.build_hint), pd.DataFrame(), pd.DataFrame()
+            )
 
-    def _profile_view(self, label: str, history: pd.DataFrame) -> ListenerView:
-        profiles = self._profiles().rows(list(history["artist"]))
-        cols = ["artist", "tempo", "valence", "top_genres", "genres", "genre_shares"]
-        df = history.merge(profiles[[c for c in cols if c in profiles]], on="artist", how="left")
-        total = float(df["plays"].sum())
-        df = df.sort_values(["plays", "artist"], ascending=[False, True])
-        top = pd.DataFrame(
-            {
-                "artist": df["artist"],
-                "plays": df["plays"],
-                "share": (df["plays"] / total).round(3),
-                "tempo (BPM)": df["tempo"].round(0),
-                "valence": df["valence"].round(2),
-                "genres": df.get("top_genres", pd.Series("", index=df.index)).fillna(""),
-            }
-        ).head(25)
-        genres = pd.DataFrame({"genre": [], "share": []})
-        if "genres" in df.columns:
-            flat = df[["plays", "genres", "genre_shares"]].dropna(subset=["genres"])
-            flat = flat.explode(["genres", "genre_shares"]).dropna(subset=["genres"])
-            if not flat.empty:
-                mass = flat["plays"] * flat["genre_shares"].astype(float)
-                per = mass.groupby(flat["genres"]).sum().sort_values(ascending=False)
-                genres = pd.DataFrame(
-                    {"genre": per.index, "share": (per / per.sum()).round(3).to_numpy()}
-                ).head(15)
-        own = listener_targets(history, profiles)
-        usual = ""
-        if len(own) and not own[["tempo", "valence"]].isna().any(axis=None):
-            tempo, valence = own["tempo"].iloc[0], own["valence"].iloc[0]
-            usual = f" · usual {tempo:.0f} BPM, valence {valence:.2f}"
-        message = (
-            f"**{md_text(label)}**: {len(df)} artists, {int(total):,} plays{usual} "
-            f"(profiles are play-weighted, log1p)"
-        )
-        return ListenerView(message, top.reset_index(drop=True), genres)
-
-    @_pinned
+    @pinned
     def model_report(self) -> tuple[str, pd.DataFrame, pd.DataFrame]:
         """What is served and why (the gate), per-system test metrics beside each system's
         validation NDCG, and the artifacts' build times."""
-        built = self.store.built_at()
-        try:
-            report = self.store.load("evaluation_report")
-        except ArtifactError as exc:
-            return self._artifact_message(exc), pd.DataFrame(), built
-        try:
-            validation = self.store.load("reranker_validation")
-        except ArtifactError:
-            validation = report.get("validation", {})
-        on_validation = dict(validation.get("generators_val_ndcg", {}))
-        gate = validation.get("gate", {})
-        if "reranked_ndcg" in gate:
-            on_validation["reranked"] = gate["reranked_ndcg"]
-        served = report.get("chosen", {}).get("served")
-        if served in on_validation:
-            on_validation["served"] = on_validation[served]
-        rows = []
-        for system, m in report.get("systems", {}).items():
-            ci = m.get("ndcg_ci95") or [np.nan, np.nan]
-            rows.append(
-                {
-                    "system": system,
-                    "precision": m.get("precision"),
-                    "recall": m.get("recall"),
-                    "map": m.get("map"),
-                    "ndcg": m.get("ndcg"),
-                    "ndcg 95% CI": f"[{ci[0]:.4f}, {ci[1]:.4f}]",
-                    "hit_rate": m.get("hit_rate"),
-                    "coverage": m.get("coverage"),
-                    "validation ndcg": on_validation.get(system, np.nan),
-                }
-            )
-        table = pd.DataFrame(rows).round(4) if rows else pd.DataFrame()
-        k = report.get("k", "?")
-        message = (
-            f"Offline evaluation at K = {md_text(k)} on {md_text(report.get('users_evaluated', '?'))}"
-            f" listeners (test split, models that never saw it). "
-            f"{md_text(gate_sentence(report.get('chosen', {}), validation, k))}"
-        )
-        recall = {}  # per stage: the union's share of held-out pairs
-        for stage, value in report.get("candidate_recall", {}).items():
-            value = value.get("union", value) if isinstance(value, dict) else value
-            value = value.get("micro") if isinstance(value, dict) else value
-            if isinstance(value, int | float):
-                recall[stage] = value
-        if recall:
-            bound = ", ".join(f"{md_text(k)} = {v:.3f}" for k, v in recall.items())
-            message += f" Candidate recall (bounds the reranker): {bound}."
-        return message, table, built
+        return evaluation.model_report(self.store)
+
+    def _profile_view(self, label: str, history: pd.DataFrame) -> ListenerView:
+        return profile_view(label, history, self._profiles().rows(list(history["artist"])))

@@ -9,7 +9,6 @@ everything current only pay a few ``stat`` calls.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from musicrec_assets.core.artifacts import artifact_path
+from musicrec_assets.core.artifacts import artifact_path, read_artifact
 from musicrec_assets.core.generations import current_dir
 from musicrec_assets.core.playlist import PLAYLIST_COLUMNS
 
@@ -48,7 +47,7 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 # Read only by the cold-start adapter (whole files).
 COLD_START = ("generator_models", "reranker", "reranker_validation", "item_features")
 # Every artifact the page uses, in the order the Model tab lists them.
-ARTIFACTS = (*COLUMNS, "evaluation_report", *COLD_START)
+PAGE_ARTIFACTS = (*COLUMNS, "evaluation_report", *COLD_START)
 
 Version = tuple[int, int] | None  # (mtime_ns, size) of a file; None when it is missing
 
@@ -175,15 +174,7 @@ class ArtifactStore:
                 raise MissingArtifactError(name, path, self.build_hint) from None
             with fh:
                 st = os.fstat(fh.fileno())
-                if path.suffix == ".json":
-                    value = json.load(fh)
-                elif path.suffix == ".parquet":
-                    value = self._read_table(name, path, fh)
-                elif path.suffix == ".npz":
-                    with np.load(fh, allow_pickle=False) as data:
-                        value = {k: data[k] for k in data.files}
-                else:
-                    value = fh.read().decode("utf-8")
+                value = read_artifact(fh, name, self._page_columns(name, path, fh))
             self._files[name] = ((st.st_mtime_ns, st.st_size), value)
             return value
 
@@ -211,16 +202,18 @@ class ArtifactStore:
             lambda: ListenerDirectory(self.path("interaction_splits")),
         )
 
-    def _read_table(self, name: str, path: Path, fh: BinaryIO) -> pd.DataFrame:
+    def _page_columns(self, name: str, path: Path, fh: BinaryIO) -> list[str] | None:
+        """The columns of a table the page reads (None: all, or not a table); raises
+        ArtifactSchemaError when the file lacks one it needs."""
         if name not in COLUMNS:
-            return pd.read_parquet(fh)
+            return None
         required, optional = COLUMNS[name]
         present = set(pq.read_schema(fh).names)
         fh.seek(0)
         missing = [c for c in required if c not in present]
         if missing:
             raise ArtifactSchemaError(name, path, missing, self.build_hint)
-        return pd.read_parquet(fh, columns=[*required, *(c for c in optional if c in present)])
+        return [*required, *optional]
 
     def derived(self, key: str, sources: Sequence[str], build: Callable[[], Any]) -> Any:
         """A value computed from ``sources``, rebuilt only when one of them changed on disk."""
@@ -242,7 +235,7 @@ class ArtifactStore:
     def built_at(self) -> pd.DataFrame:
         """When each artifact file was written (UTC) and its size: the Model tab's table."""
         rows = []
-        for name in ARTIFACTS:
+        for name in PAGE_ARTIFACTS:
             path = artifact_path(self.storage_dir, name)  # the documented path, as users see it
             version = self.version(name)
             built = (

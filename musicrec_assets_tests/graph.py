@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from musicrec_assets.core import generations
-from musicrec_assets.core.artifacts import ARTIFACT_EXT
+from musicrec_assets.core.artifacts import ARTIFACTS, artifact_path
 from musicrec_assets.core.config import load_config
 
 
@@ -43,8 +43,8 @@ def materialize_all(config: Path, selection: str | None = None) -> dg.ExecuteInP
 def artifact_files(storage: Path) -> dict[str, Path]:
     """The artifact file of every asset that exists in ``storage``."""
     out = {}
-    for name, ext in ARTIFACT_EXT.items():
-        path = storage / f"{name}.{ext}"
+    for name in ARTIFACTS:
+        path = artifact_path(storage, name)
         if path.exists():
             out[name] = path
     return out

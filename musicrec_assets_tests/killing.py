@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from musicrec_assets.core import generations
-from musicrec_assets.core.artifacts import ARTIFACT_EXT, load_artifact
+from musicrec_assets.core.artifacts import ARTIFACTS, artifact_path, load_artifact
 
 MOMENTS = (
     "model_selection rewritten",
@@ -35,8 +35,8 @@ MOMENTS = (
 
 def hashes(folder: Path) -> dict[str, str]:
     out = {}
-    for name, ext in ARTIFACT_EXT.items():
-        path = folder / f"{name}.{ext}"
+    for name in ARTIFACTS:
+        path = artifact_path(folder, name)
         if path.exists():
             out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
@@ -54,10 +54,10 @@ def start(config: Path, env: dict[str, str]) -> subprocess.Popen:
 
 def _inodes(folder: Path) -> dict[str, int]:
     out = {}
-    for name, ext in ARTIFACT_EXT.items():
-        path = folder / f"{name}.{ext}"
+    for name in ARTIFACTS:
+        path = artifact_path(folder, name)
         if path.exists():
-            out[f"{name}.{ext}"] = path.stat().st_ino
+            out[path.name] = path.stat().st_ino
     return out
 
 
@@ -69,7 +69,7 @@ def _reached(moment: str, gen: Path, published: dict[str, int]) -> bool:
     asset, _, what = moment.partition(" ")
     if what == "being written":
         return any(p.name.startswith(f".{asset}.") for p in gen.iterdir())
-    name = f"{asset}.{ARTIFACT_EXT[asset]}"
+    name = artifact_path(gen, asset).name
     try:
         return (gen / name).stat().st_ino != published.get(name)
     except FileNotFoundError:

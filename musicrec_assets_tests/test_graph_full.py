@@ -160,7 +160,6 @@ def test_gate_falls_back_end_to_end_to_the_best_generator(built):
 
     from gradio_app.cold_start import recommend_for_seeds
     from gradio_app.store import ArtifactStore
-    from musicrec_assets.core.model.generators.stages import stages_from_npz
 
     _, storage, result = built
     validation = load_artifact(storage, "reranker_validation")
@@ -182,7 +181,7 @@ def test_gate_falls_back_end_to_end_to_the_best_generator(built):
     assert "did not pass the gate" in meta["reranked_topk"]["served"].value
     assert best in meta["reranked_topk"]["served"].value
 
-    model = stages_from_npz(load_artifact(storage, "generator_models"))["serve"].models[best]
+    model = load_artifact(storage, "generator_models")["serve"].models[best]
     splits = load_artifact(storage, "interaction_splits")
     k = int(served.groupby("user")["rank"].max().max())
     expected, col, scores, users = _served_by_hand(model, splits, k)

@@ -7,14 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicrec_assets.core.artifacts import read_npz, write_json, write_npz
+from musicrec_assets.core.artifacts import load_artifact, save_artifact, write_json
 from musicrec_assets.core.config import GENERATORS
 from musicrec_assets.core.evaluation.protocol import stage_data
 from musicrec_assets.core.evaluation.report import report_markdown
 from musicrec_assets.core.model.candidates import generator_topk
 from musicrec_assets.core.model.cold_start import recommend_new_listener
 from musicrec_assets.core.model.features import stage_rows
-from musicrec_assets.core.model.generators.stages import stages_from_npz, stages_to_npz
 from musicrec_assets.core.model.reranker import booster_to_text
 from musicrec_assets.core.model.serve import SERVE_COLUMNS, reranked_topk
 from musicrec_assets.core.model.topn import collect_candidates, iter_candidates
@@ -115,9 +114,15 @@ def test_reranked_topk_layout(run, world):
     assert top.merge(world.splits, on=["user", "artist"]).empty
 
 
-def test_generator_models_npz_round_trip(run, tmp_path):
-    path = write_npz(stages_to_npz(run["models"]), tmp_path / "generator_models.npz")
-    back = stages_from_npz(read_npz(path))
+def test_model_artifacts_load_as_models(run, tmp_path):
+    """The artifact layer stores a model as plain arrays / LightGBM text and hands it back as a
+    model (what every consuming asset, the page and the CLI receive)."""
+    save_artifact(tmp_path, "reranker", run["booster"])
+    booster = load_artifact(tmp_path, "reranker")
+    assert booster_to_text(booster) == booster_to_text(run["booster"])
+    assert (tmp_path / "reranker.txt").read_text() == booster_to_text(run["booster"])
+    save_artifact(tmp_path, "generator_models", run["models"])
+    back = load_artifact(tmp_path, "generator_models")
     assert list(back) == ["val", "test", "serve"]
     for stage, models in run["models"].items():
         assert back[stage].names == models.names == GENERATORS

@@ -20,7 +20,8 @@ from gradio_client import Client
 
 import gradio_app  # noqa: F401  (sets the offline environment before gradio is imported)
 from gradio_app.app import build_app, launch
-from gradio_app.service import NEW_LISTENER_LABEL, TABLE_COLUMNS, PlaylistPage
+from gradio_app.results import TABLE_COLUMNS
+from gradio_app.service import NEW_LISTENER_LABEL, PlaylistPage
 from gradio_app.store import ArtifactStore, MissingArtifactError
 from musicrec_assets.core.artifacts import read_parquet, write_parquet, write_parquet_chunks
 from musicrec_assets.core.config import PlaylistConfig
@@ -343,8 +344,7 @@ def test_store_is_safe_under_concurrent_reloads(storage: Path, tmp_path: Path) -
 @pytest.mark.slow
 def test_page_on_real_model_artifacts(tmp_path: Path) -> None:
     """Artifacts written by the real model core (dtypes, npz layout, booster, report), not fakes."""
-    from musicrec_assets.core.artifacts import write_json, write_npz, write_text
-    from musicrec_assets.core.model.generators.stages import stages_to_npz
+    from musicrec_assets.core.artifacts import save_artifact
     from musicrec_assets_tests.model_data import make_world, run_pipeline
 
     world = make_world(n_users=120, n_artists=100)
@@ -354,18 +354,19 @@ def test_page_on_real_model_artifacts(tmp_path: Path) -> None:
     ids = world.artist_vectors["artist_id"].to_numpy()
     tracks["artist_ids"] = [[ids[i % len(ids)]] for i in range(len(tracks))]  # re-credit
     storage = tmp_path / "real"
-    write_parquet(out["reranked_topk"], storage / "reranked_topk.parquet")
-    write_parquet(world.splits, storage / "interaction_splits.parquet")
-    write_parquet(world.artist_catalog, storage / "artist_catalog.parquet")
-    write_parquet(world.artist_vectors, storage / "artist_vectors.parquet")
-    write_parquet(
-        artist_tracks(world.artist_catalog, tracks, 10), storage / "artist_tracks.parquet"
-    )
-    write_parquet(out["item_features"], storage / "item_features.parquet")
-    write_npz(stages_to_npz(out["models"]), storage / "generator_models.npz")
-    write_text(out["booster"].model_to_string(), storage / "reranker.txt")
-    write_json(out["report"], storage / "evaluation_report.json")
-    write_json(out["choice"], storage / "reranker_validation.json")
+    for name, value in {
+        "reranked_topk": out["reranked_topk"],
+        "interaction_splits": world.splits,
+        "artist_catalog": world.artist_catalog,
+        "artist_vectors": world.artist_vectors,
+        "artist_tracks": artist_tracks(world.artist_catalog, tracks, 10),
+        "item_features": out["item_features"],
+        "generator_models": out["models"],
+        "reranker": out["booster"],
+        "evaluation_report": out["report"],
+        "reranker_validation": out["choice"],
+    }.items():
+        save_artifact(storage, name, value)
 
     page = PlaylistPage(ArtifactStore(storage), PlaylistConfig())
     status, users, seeds = page.page_state()

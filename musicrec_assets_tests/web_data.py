@@ -71,7 +71,7 @@ def _write_serving_models(
     seed: int,
 ) -> None:
     """Serve-stage generators and item features, exactly as the pipeline writes them (small)."""
-    from musicrec_assets.core.artifacts import write_npz
+    from musicrec_assets.core.artifacts import save_artifact
     from musicrec_assets.core.config import (
         GENERATORS,
         ALSConfig,
@@ -80,7 +80,7 @@ def _write_serving_models(
         RP3betaConfig,
     )
     from musicrec_assets.core.model.features import build_content_features
-    from musicrec_assets.core.model.generators.stages import fit_stages, stages_to_npz
+    from musicrec_assets.core.model.generators.stages import fit_stages
 
     settings = {
         "als": ALSConfig(factors=8, iterations=5, weighting="log1p"),
@@ -91,7 +91,7 @@ def _write_serving_models(
     }
     models = fit_stages(splits, settings, seed, stages=("serve",), names=GENERATORS, num_threads=1)
     _, items = build_content_features(splits, vectors, catalog, stages=("serve",))
-    write_npz(stages_to_npz(models), storage_dir / "generator_models.npz")
+    save_artifact(storage_dir, "generator_models", models)
     write_parquet(items, storage_dir / "item_features.parquet")
 
 

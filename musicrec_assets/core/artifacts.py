@@ -11,8 +11,9 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -136,17 +137,13 @@ def write_json(obj: Any, path: str | Path) -> Path:
     return _write(path, _dump)
 
 
-def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text())
-
-
 def write_npz(arrays: dict[str, np.ndarray], path: str | Path) -> Path:
     # np.savez appends ".npz" to names without it, so the temp name must end in .npz.
     return _write(path, lambda p: np.savez(p, **arrays), suffix=".npz")
 
 
-def read_npz(path: str | Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
+def read_npz(source: str | Path | BinaryIO) -> dict[str, np.ndarray]:
+    with np.load(source, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
 
 
@@ -166,30 +163,80 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-# File extension of every asset's artifact at ``<storage.dir>/<asset>.<ext>``
-# (docs/architecture.md).
-ARTIFACT_EXT: dict[str, str] = {
-    "listens": "parquet",
-    "spotify_tracks": "parquet",
-    "spotify_artists": "parquet",
-    "artist_vectors": "parquet",
-    "artist_catalog": "parquet",
-    "user_artist_plays": "parquet",
-    "interaction_splits": "parquet",
-    "model_selection": "json",
-    "generator_models": "npz",
-    "candidates": "parquet",
-    "user_profiles": "parquet",
-    "item_features": "parquet",
-    "rerank_dataset": "parquet",
-    "reranker": "txt",
-    "reranker_validation": "json",
-    "reranked_topk": "parquet",
-    "evaluation_topk": "parquet",
-    "evaluation_report": "json",
-    "artist_tracks": "parquet",
-    "playlists": "parquet",
+@dataclass(frozen=True)
+class Artifact:
+    """How one asset is stored at ``<storage.dir>/<asset>.<ext>`` (docs/architecture.md).
+
+    ``row_group_rows``: tables the page and the API read one listener at a time are written
+    sorted by listener in row groups of this many rows, so a lookup reads one small group
+    (gradio_app/lookup.py). ``encode``/``decode`` turn a model object into what the file holds
+    and back, so an asset hands its consumers (assets, the page, the CLI) a model, not arrays.
+    """
+
+    ext: str
+    row_group_rows: int | None = None
+    encode: Callable[[Any], Any] | None = None
+    decode: Callable[[Any], Any] | None = None
+
+
+def _stages_to_npz(value: Any) -> dict[str, np.ndarray]:
+    from .model.generators.stages import stages_to_npz  # model code only when a model is stored
+
+    return stages_to_npz(value)
+
+
+def _stages_from_npz(arrays: dict[str, np.ndarray]) -> Any:
+    from .model.generators.stages import stages_from_npz
+
+    return stages_from_npz(arrays)
+
+
+def _booster_to_text(value: Any) -> str:
+    from .model.reranker import booster_to_text
+
+    return booster_to_text(value)
+
+
+def _booster_from_text(text: str) -> Any:
+    from .model.reranker import booster_from_text
+
+    return booster_from_text(text)
+
+
+_TABLE = Artifact("parquet")
+_JSON = Artifact("json")
+# Every asset's artifact; the one place its file format is declared.
+ARTIFACTS: dict[str, Artifact] = {
+    "listens": _TABLE,
+    "spotify_tracks": _TABLE,
+    "spotify_artists": _TABLE,
+    "artist_vectors": _TABLE,
+    "artist_catalog": _TABLE,
+    "user_artist_plays": _TABLE,
+    "interaction_splits": Artifact("parquet", row_group_rows=20_000),
+    "model_selection": _JSON,
+    "generator_models": Artifact("npz", encode=_stages_to_npz, decode=_stages_from_npz),
+    "candidates": _TABLE,
+    "user_profiles": _TABLE,
+    "item_features": _TABLE,
+    "rerank_dataset": _TABLE,
+    "reranker": Artifact("txt", encode=_booster_to_text, decode=_booster_from_text),
+    "reranker_validation": _JSON,
+    "reranked_topk": Artifact("parquet", row_group_rows=10_000),
+    "evaluation_topk": _TABLE,
+    "evaluation_report": _JSON,
+    "artist_tracks": _TABLE,
+    "playlists": Artifact("parquet", row_group_rows=10_000),
 }
+
+Source = str | Path | BinaryIO
+
+
+def _text(source: Source) -> str:
+    if isinstance(source, str | Path):
+        return Path(source).read_text()
+    return source.read().decode("utf-8")
+
 
 _WRITERS: dict[str, Callable[[Any, Path], Path]] = {
     "parquet": write_parquet,
@@ -197,47 +244,50 @@ _WRITERS: dict[str, Callable[[Any, Path], Path]] = {
     "json": write_json,
     "txt": lambda value, path: write_text(value, path),
 }
-_READERS: dict[str, Callable[[Path], Any]] = {
-    "parquet": read_parquet,
+_READERS: dict[str, Callable[[Source], Any]] = {
     "npz": read_npz,
-    "json": read_json,
-    "txt": lambda path: Path(path).read_text(),
+    "json": lambda source: json.loads(_text(source)),
+    "txt": _text,
 }
 
 
 def artifact_path(storage_dir: str | Path, name: str) -> Path:
     """Where asset ``name`` lives (raises KeyError for an unknown asset)."""
-    return Path(storage_dir) / f"{name}.{ARTIFACT_EXT[name]}"
-
-
-# Tables the page and the API read one listener at a time: written sorted by listener in row
-# groups of this many rows, so a lookup reads one small group (gradio_app/lookup.py): ~2 ms for
-# 20k rows of interaction_splits at 360K scale, where whole reads of the table are no slower.
-ROW_GROUP_ROWS: dict[str, int] = {
-    "reranked_topk": 10_000,
-    "interaction_splits": 20_000,
-    "playlists": 10_000,
-}
+    return Path(storage_dir) / f"{name}.{ARTIFACTS[name].ext}"
 
 
 def save_artifact(storage_dir: str | Path, name: str, value: Any) -> Path:
-    """Write an asset's value atomically in its format (DataFrame, arrays, dict or text)."""
+    """Write an asset's value atomically in its format (a table, a model, a report or text)."""
+    spec = ARTIFACTS[name]
     path = artifact_path(storage_dir, name)
-    if name in ROW_GROUP_ROWS:
-        return write_parquet(value, path, row_group_size=ROW_GROUP_ROWS[name])
-    return _WRITERS[ARTIFACT_EXT[name]](value, path)
+    if spec.encode is not None:
+        value = spec.encode(value)
+    if spec.row_group_rows is not None:
+        return write_parquet(value, path, row_group_size=spec.row_group_rows)
+    return _WRITERS[spec.ext](value, path)
+
+
+def read_artifact(source: Source, name: str, columns: Sequence[str] | None = None) -> Any:
+    """Asset ``name``'s value from its file (a path, or a file the caller opened once).
+
+    ``columns`` reads only those of a table's columns that the file has (all when it has none
+    of them): a check of 4 columns of a 17.5M-row table need not read the other 4.
+    """
+    spec = ARTIFACTS[name]
+    if spec.ext == "parquet":
+        if columns is not None:
+            present = set(pq.read_schema(source).names)
+            columns = [c for c in columns if c in present] or None
+            if not isinstance(source, str | Path):
+                source.seek(0)
+        return pd.read_parquet(source, columns=columns)
+    value = _READERS[spec.ext](source)
+    return value if spec.decode is None else spec.decode(value)
 
 
 def load_artifact(storage_dir: str | Path, name: str, columns: Sequence[str] | None = None) -> Any:
-    """Read an asset's artifact back (FileNotFoundError names the file when it was never built).
-
-    ``columns`` reads only those of a table's columns that the file has (all when it has none of
-    them): a check of 4 columns of a 17.5M-row table need not read the other 4.
-    """
+    """Read an asset's artifact back (FileNotFoundError names the file when it was never built)."""
     path = artifact_path(storage_dir, name)
     if not path.exists():
         raise FileNotFoundError(f"artifact {path} does not exist: materialize {name} first")
-    if columns is not None and ARTIFACT_EXT[name] == "parquet":
-        present = set(pq.read_schema(path).names)
-        return read_parquet(path, [c for c in columns if c in present] or None)
-    return _READERS[ARTIFACT_EXT[name]](path)
+    return read_artifact(path, name, columns)

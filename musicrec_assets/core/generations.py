@@ -45,9 +45,9 @@ class StorageBusyError(RuntimeError):
 
 
 def _artifact_names() -> list[str]:
-    from .artifacts import ARTIFACT_EXT  # here, not at import: the CLI stays quick to start
+    from .artifacts import ARTIFACTS  # here, not at import: the CLI stays quick to start
 
-    return [f"{name}.{ext}" for name, ext in ARTIFACT_EXT.items()]
+    return [f"{name}.{spec.ext}" for name, spec in ARTIFACTS.items()]
 
 
 def current_dir(storage: str | Path) -> Path:

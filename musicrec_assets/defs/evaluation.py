@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
+import lightgbm as lgb
 import pandas as pd
 
 from musicrec_assets.core.evaluation.evaluate import evaluate
 from musicrec_assets.core.evaluation.report import report_markdown
-from musicrec_assets.core.model.reranker import booster_from_text
 from musicrec_assets.defs.meta import preview
 from musicrec_assets.defs.model import THREADS
 from musicrec_assets.defs.resources import MusicrecConfig
@@ -40,7 +40,7 @@ def evaluation(
     candidates: pd.DataFrame,
     user_profiles: pd.DataFrame,
     item_features: pd.DataFrame,
-    reranker: str,
+    reranker: lgb.Booster,
     reranker_validation: dict[str, Any],
 ):
     cfg = musicrec.load()
@@ -49,7 +49,7 @@ def evaluation(
         candidates,
         user_profiles,
         item_features,
-        booster_from_text(reranker),
+        reranker,
         reranker_validation,
         k=cfg.evaluation.k,
         bootstrap=cfg.evaluation.bootstrap,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -20,13 +21,9 @@ from musicrec_assets.core.evaluation.report import gate_sentence
 from musicrec_assets.core.model import serve
 from musicrec_assets.core.model.candidates import build_candidates
 from musicrec_assets.core.model.features import build_content_features
-from musicrec_assets.core.model.generators.stages import (
-    fit_generator_models,
-    stages_from_npz,
-    stages_to_npz,
-)
+from musicrec_assets.core.model.generators.stages import StageModels, fit_generator_models
 from musicrec_assets.core.model.rerank_dataset import build_rerank_dataset
-from musicrec_assets.core.model.reranker import booster_from_text, booster_to_text, fit_reranker
+from musicrec_assets.core.model.reranker import fit_reranker
 from musicrec_assets.core.model.selection import select_models, trials_frame
 from musicrec_assets.defs.meta import flat, preview
 from musicrec_assets.defs.resources import MusicrecConfig, read_only
@@ -70,7 +67,7 @@ def generator_models(
     musicrec: MusicrecConfig,
     interaction_splits: pd.DataFrame,
     model_selection: dict[str, Any],
-) -> dg.Output[dict[str, np.ndarray]]:
+) -> dg.Output[dict[str, StageModels]]:
     """Every candidate generator (ALS, EASE, RP3beta, item-kNN, popularity) per stage (val:
     train, test: train+val, serve: all) with the settings chosen on validation."""
     cfg = musicrec.load()
@@ -81,14 +78,14 @@ def generator_models(
             meta[f"{stage}/{name}/artists"] = len(model.artists)
             info = getattr(model, "info", {})
             meta.update(flat(f"{stage}/{name}/", {k: v for k, v in info.items() if np.isscalar(v)}))
-    return dg.Output(stages_to_npz(stages), metadata=meta)
+    return dg.Output(stages, metadata=meta)
 
 
 @dg.asset(group_name=GROUP, kinds={"implicit", "pandas"})
 def candidates(
     musicrec: MusicrecConfig,
     interaction_splits: pd.DataFrame,
-    generator_models: dict[str, np.ndarray],
+    generator_models: dict[str, StageModels],
     model_selection: dict[str, Any],
 ) -> dg.Output[pd.DataFrame]:
     """The union of every generator's top-N unseen artists per listener, for each validation
@@ -98,7 +95,7 @@ def candidates(
     cfg = musicrec.load()
     df, info = build_candidates(
         interaction_splits,
-        stages_from_npz(generator_models),
+        generator_models,
         cfg,
         model_selection,
         num_threads=THREADS,
@@ -205,7 +202,7 @@ def reranker(
     training = validation["training"]
     gain = dict(sorted(training["importance_gain"].items(), key=lambda kv: -kv[1]))
     yield dg.Output(
-        booster_to_text(booster),
+        booster,
         output_name="reranker",
         metadata={
             "objective": training["objective"],
@@ -246,10 +243,10 @@ def reranker(
 def reranked_topk(
     musicrec: MusicrecConfig,
     interaction_splits: pd.DataFrame,
-    generator_models: dict[str, np.ndarray],
+    generator_models: dict[str, StageModels],
     user_profiles: pd.DataFrame,
     item_features: pd.DataFrame,
-    reranker: str,
+    reranker: lgb.Booster,
     reranker_validation: dict[str, Any],
 ) -> dg.Output[pd.DataFrame]:
     """Served top-K per listener: the serve models' union candidates ranked by the reranker's
@@ -259,10 +256,10 @@ def reranked_topk(
     cfg = musicrec.load()
     df, info = serve.reranked_topk(
         interaction_splits,
-        stages_from_npz(generator_models)["serve"],
+        generator_models["serve"],
         user_profiles,
         item_features,
-        booster_from_text(reranker),
+        reranker,
         reranker_validation,
         cfg.evaluation.topk,
         cfg.candidates.n,

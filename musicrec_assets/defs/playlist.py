@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from musicrec_assets.core import catalog, playlist
-from musicrec_assets.core.artifacts import ROW_GROUP_ROWS, artifact_path, write_parquet_chunks
+from musicrec_assets.core.artifacts import ARTIFACTS, artifact_path, write_parquet_chunks
 from musicrec_assets.defs.meta import flat, preview
 from musicrec_assets.defs.resources import MusicrecConfig, read_only, writable_dir
 
@@ -81,7 +81,7 @@ def playlists(
         path,
         empty=playlist.empty_playlists(),
         dictionary=playlist.ENCODED_COLUMNS,
-        row_group_size=ROW_GROUP_ROWS["playlists"],
+        row_group_size=ARTIFACTS["playlists"].row_group_rows,
     )
     result = summary.result()
     meta = {
