@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=REPO / ".musicrec" / "bench" / "kill")
     args = ap.parse_args(argv)
     args.workdir = args.workdir.resolve()  # the configs written below point into it
-    from musicrec_assets.core.sample import generate_sample
+    from musicrec_assets.sample import generate_sample
 
     shutil.rmtree(args.workdir, ignore_errors=True)
     base = generate_sample(

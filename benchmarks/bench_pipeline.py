@@ -254,7 +254,7 @@ def child_runlog(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_generate(spec: dict[str, Any]) -> dict[str, Any]:
-    from musicrec_assets.core.sample import generate_sample
+    from musicrec_assets.sample import generate_sample
 
     with _Window() as w:
         toml = generate_sample(spec["out"], **spec["sizes"])

@@ -275,7 +275,7 @@ def demo(config: str | None, host: str, port: int, *, verbose: bool = False) -> 
 
 
 def sample(args: argparse.Namespace) -> int:
-    from musicrec_assets.core.sample import generate_sample
+    from musicrec_assets.sample import generate_sample
 
     started = time.perf_counter()
     toml = generate_sample(
@@ -329,7 +329,7 @@ def playlist(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     import inspect
 
-    from musicrec_assets.core.sample import generate_sample
+    from musicrec_assets.sample import generate_sample
 
     parser = argparse.ArgumentParser(prog="musicrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

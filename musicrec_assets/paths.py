@@ -40,7 +40,7 @@ def ensure_sample_config() -> Path:
     """The bundled sample config, generating the (deterministic) sample data on first use."""
     path = sample_config_path()
     if not path.exists():
-        from .core.sample import generate_sample
+        from .sample import generate_sample
 
         generate_sample(path.parent)
     return path

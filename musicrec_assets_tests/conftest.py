@@ -26,7 +26,7 @@ SMALL = {"users": 80, "artists": 200, "tracks": 1500, "scrobbles": 20_000, "seed
 @pytest.fixture(scope="session")
 def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Config path of a small generated sample (session-wide; treat as read-only)."""
-    from musicrec_assets.core.sample import generate_sample
+    from musicrec_assets.sample import generate_sample
 
     return generate_sample(tmp_path_factory.mktemp("sample"), **SMALL)
 

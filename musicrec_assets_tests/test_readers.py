@@ -16,12 +16,12 @@ from musicrec_assets.core.readers import (
     read_listens,
     read_tracks,
 )
+from musicrec_assets.core.readers.lists import parse_list_column
 from musicrec_assets.core.schema import (
     LISTENS_COLUMNS,
     SPOTIFY_ARTIST_COLUMNS,
     SPOTIFY_TRACK_COLUMNS,
 )
-from musicrec_assets.core.textio import parse_list_column
 
 FIX = Path(__file__).parent / "fixtures"
 

@@ -14,7 +14,7 @@ import pytest
 
 from musicrec_assets.core.config import load_config
 from musicrec_assets.core.names import normalise_names
-from musicrec_assets.core.sample import (
+from musicrec_assets.sample import (
     ARTISTS_COLUMNS,
     ARTISTS_PATH,
     GENRES,
@@ -312,7 +312,7 @@ def test_played_tempo_follows_listener_taste(sample, tables) -> None:
     target = ((lis.tempo0 + lis.tempo1) / 2)[played.index]
     assert np.corrcoef(played, target)[0, 1] > 0.6  # measured 0.80-0.86
     # Beyond genre: the personal tempo offset shows within the listener's genres too.
-    from musicrec_assets.core.sample import _F, _GENRE_MEAN
+    from musicrec_assets.sample.params import _F, _GENRE_MEAN
 
     implied = (lis.theta0 @ _GENRE_MEAN[:, _F["tempo"]])[played.index]
     assert np.corrcoef(played - implied, target - implied)[0, 1] > 0.3  # measured 0.48-0.71
