@@ -37,10 +37,20 @@ def _fails(tmp_path, body, *needles, head="seed = 1\n"):
     [
         ('seed = "abc"\n', ("seed = 'abc'", "expected an integer")),
         ("seed = true\n", ("seed = True", "expected an integer")),
+        ("threads = -1\n", ("threads = -1", "integer >= 0")),
+        ("threads = 1.5\n", ("threads = 1.5", "integer >= 0")),
     ],
 )
 def test_types_of_top_level_values(tmp_path, body, needles):
     _fails(tmp_path, "", *needles, head=body)
+
+
+def test_threads_default_to_the_machines_cores(tmp_path):
+    """One setting drives every stage's thread count; 0 (the default) means the machine's."""
+    from musicrec_assets.core.parallel import THREADS
+
+    assert load_config(_load(tmp_path, "")[0]).num_threads == THREADS
+    assert load_config(_load(tmp_path, "", head="threads = 3\n")[0]).num_threads == 3
 
 
 @pytest.mark.parametrize(

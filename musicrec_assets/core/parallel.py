@@ -7,16 +7,24 @@ the same as a plain loop's, and only a few chunks are in flight, so memory stays
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+# The machine's cores (those this process may run on): the default thread count of every stage.
+# A config's top-level ``threads`` overrides it (``Config.num_threads``); LightGBM's and ALS's
+# results can depend on it, so pin it to reproduce another machine's artifacts byte for byte.
+THREADS: int = (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+)
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int = 2) -> Iterator[R]:
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int = THREADS) -> Iterator[R]:
     """``map(fn, items)`` on ``workers`` threads, in order, at most ``workers + 1`` pending.
 
     ``items`` is consumed on the calling thread, so a generator that does heavy work (e.g. the

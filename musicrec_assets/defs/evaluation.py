@@ -13,7 +13,6 @@ import pandas as pd
 from musicrec_assets.core.evaluation.evaluate import evaluate
 from musicrec_assets.core.evaluation.report import report_markdown
 from musicrec_assets.defs.meta import preview
-from musicrec_assets.defs.model import THREADS
 from musicrec_assets.defs.resources import MusicrecConfig
 
 
@@ -55,7 +54,7 @@ def evaluation(
         bootstrap=cfg.evaluation.bootstrap,
         seed=cfg.seed,
         max_users=cfg.evaluation.max_users,
-        num_threads=THREADS,
+        num_threads=cfg.num_threads,
     )
     yield dg.Output(topk, output_name="evaluation_topk", metadata=preview(topk))
     ndcg = {f"test_ndcg_{s}": float(m["ndcg"]) for s, m in report["systems"].items()}

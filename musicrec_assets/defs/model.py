@@ -29,7 +29,6 @@ from musicrec_assets.defs.meta import flat, preview
 from musicrec_assets.defs.resources import MusicrecConfig, read_only
 
 GROUP = "model"
-THREADS = 2  # the machine's cores; ALS keeps BLAS single-threaded itself
 
 
 def _table_md(d: dict[str, Any], key: str, value: str) -> str:
@@ -45,7 +44,7 @@ def model_selection(
     on train only; Optuna TPE, seeded, within [tuning]'s trial and time budget); explicit config
     values are fixed. Every trial is in the artifact and in the metadata."""
     cfg = musicrec.load()
-    selection, seconds = select_models(interaction_splits, cfg, num_threads=THREADS)
+    selection, seconds = select_models(interaction_splits, cfg, num_threads=cfg.num_threads)
     meta: dict[str, Any] = {
         "seconds": seconds["total"],
         "budget_seconds": selection["budget_seconds"],
@@ -71,7 +70,9 @@ def generator_models(
     """Every candidate generator (ALS, EASE, RP3beta, item-kNN, popularity) per stage (val:
     train, test: train+val, serve: all) with the settings chosen on validation."""
     cfg = musicrec.load()
-    stages = fit_generator_models(interaction_splits, cfg, model_selection, num_threads=THREADS)
+    stages = fit_generator_models(
+        interaction_splits, cfg, model_selection, num_threads=cfg.num_threads
+    )
     meta: dict[str, Any] = {"generators": ", ".join(cfg.candidates.generators)}
     for stage, models in stages.items():
         for name, model in models.models.items():
@@ -98,7 +99,7 @@ def candidates(
         generator_models,
         cfg,
         model_selection,
-        num_threads=THREADS,
+        num_threads=cfg.num_threads,
     )
     meta: dict[str, Any] = {"n_per_generator": cfg.candidates.n, "folds": info["folds"]}
     meta.update(preview(df))
@@ -128,9 +129,14 @@ def candidates(
     },
 )
 def content_features(
-    interaction_splits: pd.DataFrame, artist_vectors: pd.DataFrame, artist_catalog: pd.DataFrame
+    musicrec: MusicrecConfig,
+    interaction_splits: pd.DataFrame,
+    artist_vectors: pd.DataFrame,
+    artist_catalog: pd.DataFrame,
 ):
-    profiles, items = build_content_features(interaction_splits, artist_vectors, artist_catalog)
+    profiles, items = build_content_features(
+        interaction_splits, artist_vectors, artist_catalog, workers=musicrec.load().num_threads
+    )
     serve_items = items[items["stage"] == "serve"]
     yield dg.Output(profiles, output_name="user_profiles", metadata=preview(profiles))
     yield dg.Output(
@@ -198,7 +204,9 @@ def reranker(
     musicrec: MusicrecConfig, rerank_dataset: pd.DataFrame, interaction_splits: pd.DataFrame
 ):
     cfg = musicrec.load()
-    booster, validation = fit_reranker(rerank_dataset, interaction_splits, cfg, num_threads=THREADS)
+    booster, validation = fit_reranker(
+        rerank_dataset, interaction_splits, cfg, num_threads=cfg.num_threads
+    )
     training = validation["training"]
     gain = dict(sorted(training["importance_gain"].items(), key=lambda kv: -kv[1]))
     yield dg.Output(
@@ -263,7 +271,7 @@ def reranked_topk(
         reranker_validation,
         cfg.evaluation.topk,
         cfg.candidates.n,
-        num_threads=THREADS,
+        num_threads=cfg.num_threads,
     )
     used = bool(reranker_validation["use_ranker"])
     served = reranker_validation["served"]

@@ -99,6 +99,12 @@ def load_config(path: str | Path) -> Config:
     seed = raw.get("seed", 42)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ConfigError(f"{file}: seed = {seed!r} is not allowed: expected an integer")
+    threads = raw.get("threads", 0)
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+        raise ConfigError(
+            f"{file}: threads = {threads!r} is not allowed: expected an integer >= 0 "
+            "(0: the machine's cores)"
+        )
 
     playlist_raw = dict(raw.get("playlist", {}))
     contexts = dict(DEFAULT_CONTEXTS)
@@ -145,6 +151,7 @@ def load_config(path: str | Path) -> Config:
         sources=sources,
         storage_dir=storage_dir,
         seed=seed,
+        threads=threads,
         matching=build_section(MatchingConfig, raw.get("matching", {}), "matching", file),
         split=split,
         als=build_section(ALSConfig, raw.get("als", {}), "als", file),

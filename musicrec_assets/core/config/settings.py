@@ -241,6 +241,7 @@ class Config:
     sources: SourcesConfig
     storage_dir: Path
     seed: int = 42
+    threads: int = 0  # threads of every stage; 0: the machine's cores (core.parallel.THREADS)
     matching: MatchingConfig = MatchingConfig()
     split: SplitConfig = SplitConfig()
     als: ALSConfig = ALSConfig()
@@ -256,6 +257,13 @@ class Config:
     schedule: ScheduleConfig = ScheduleConfig()
     # generator -> the values its section sets explicitly (these are never searched)
     fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def num_threads(self) -> int:
+        """The thread count every stage runs with."""
+        from ..parallel import THREADS
+
+        return self.threads or THREADS
 
     @property
     def tracks_keyed_by_name(self) -> bool:

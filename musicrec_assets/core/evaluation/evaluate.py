@@ -26,6 +26,7 @@ from ..model.candidates import (
 from ..model.features import stage_rows
 from ..model.rerank_dataset import prepare_tables
 from ..model.serve import rank_candidates
+from ..parallel import THREADS
 from .metrics import METRICS, bootstrap_ci, evaluate_topk
 from .protocol import sample_users, stage_data
 
@@ -56,7 +57,7 @@ def evaluate(
     seed: int,
     max_users: int | None = None,
     chunk_users: int = 20_000,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``evaluation_topk`` and ``evaluation_report`` on the test listeners (docs/architecture.md).
 

@@ -24,6 +24,7 @@ from ..evaluation.protocol import (
     validation_folds,
 )
 from ..ids import codes_in, factorize_sorted
+from ..parallel import THREADS
 from .generators.stages import StageModels, chosen_settings, fit_stage
 from .topn import collect_candidates, iter_candidates, rank_column, score_column
 
@@ -52,7 +53,7 @@ def build_candidates(
     selection: dict[str, Any],
     *,
     chunk_size: int = 20_000,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Candidates of every validation fold and of the test stage in one table: ``stage, fold,
     user, artist`` and each generator's ``<g>_score``, ``<g>_rank``.

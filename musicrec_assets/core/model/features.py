@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from ..errors import InputError
 from ..evaluation.protocol import STAGES, stage_data
 from ..ids import codes_in, factorize_sorted
-from ..parallel import ordered_map
+from ..parallel import THREADS, ordered_map
 from ..schema import AUDIO_FEATURES
 
 # The mean musical key of an artist's tracks means nothing, so it is left out of the profile.
@@ -281,7 +281,7 @@ def build_content_features(
     artist_catalog: pd.DataFrame,
     *,
     stages: tuple[str, ...] = STAGES,
-    workers: int = 2,
+    workers: int = THREADS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(user_profiles, item_features) with a ``stage`` column, each from that stage's fit rows.
 

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from ..config import Config
 from ..evaluation.metrics import pair_isin
 from ..ids import codes_in, vocab_of
-from ..parallel import ordered_map
+from ..parallel import THREADS, ordered_map
 from .candidates import candidate_generators, reranker_folds, stage_part
 from .features import (
     Z_COLUMNS,
@@ -294,7 +294,7 @@ def feature_matrix(
     generators: tuple[str, ...],
     *,
     chunk_rows: int = CHUNK_ROWS,
-    workers: int = 2,
+    workers: int = THREADS,
 ) -> np.ndarray:
     """(rows × len(feature_names(generators))) float32 features of one stage's candidates.
 
@@ -333,12 +333,13 @@ def rerank_frame(
     *,
     tables: FeatureTables | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    workers: int = THREADS,
 ) -> pd.DataFrame:
     """``user, artist, [label], *feature_names(generators)`` (float32) for one stage's
     candidates (``user_profiles`` / ``item_features`` of that stage, or ``tables``).
     ``label`` (int8) marks candidate pairs in ``labels``. Rows keep the candidates' order."""
     lk = tables if tables is not None else prepare_tables(user_profiles, item_features)
-    x = feature_matrix(candidates, lk, generators, chunk_rows=chunk_rows)
+    x = feature_matrix(candidates, lk, generators, chunk_rows=chunk_rows, workers=workers)
     out = candidates[["user", "artist"]].reset_index(drop=True)
     if labels is not None:
         out["label"] = pair_isin(candidates, labels).astype(np.int8)
@@ -365,7 +366,8 @@ def build_rerank_dataset(
             profiles, items = stage_rows(user_profiles, "val"), stage_rows(item_features, "val")
         else:
             profiles, items = content_features(fold.fit, artist_vectors, artist_catalog)
-        frame = rerank_frame(stage_part(candidates, "val", f), profiles, items, names, fold.labels)
+        part = stage_part(candidates, "val", f)
+        frame = rerank_frame(part, profiles, items, names, fold.labels, workers=cfg.num_threads)
         parts.append(frame.assign(fold=np.int8(f)))
     out = pd.concat(parts, ignore_index=True)
     return out[["fold", *[c for c in out.columns if c != "fold"]]]

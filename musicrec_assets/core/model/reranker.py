@@ -18,6 +18,7 @@ import pandas as pd
 from ..config import Config, RerankerConfig
 from ..evaluation.protocol import StageData, listener_groups, split_listeners
 from ..ids import sorted_codes
+from ..parallel import THREADS
 from .candidates import candidate_generators, reranker_folds
 from .gate import choose_ranking
 from .rerank_dataset import feature_names
@@ -100,7 +101,7 @@ def fit_booster(
     seed: int,
     *,
     rounds: int | None = None,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> tuple[lgb.Booster, dict[str, Any]]:
     """One LightGBM model on the selected queries (a boolean mask over ``data``'s queries).
 
@@ -152,7 +153,7 @@ def out_of_fold(
     objective: str,
     seed: int,
     *,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Scores of every row (in the frame's order) from a model that never saw its listener in
     any fold: listeners are dealt into ``cfg.crossfit`` groups, each scored by a model fitted on
@@ -172,7 +173,7 @@ def out_of_fold(
     return scores, infos
 
 
-def predict(booster: lgb.Booster, frame: pd.DataFrame, *, num_threads: int = 2) -> np.ndarray:
+def predict(booster: lgb.Booster, frame: pd.DataFrame, *, num_threads: int = THREADS) -> np.ndarray:
     """Ranker scores for rows of a ``rerank_frame`` (features in the booster's own order)."""
     if not len(frame):
         return np.zeros(0)
@@ -181,7 +182,7 @@ def predict(booster: lgb.Booster, frame: pd.DataFrame, *, num_threads: int = 2) 
 
 
 def predict_matrix(
-    booster: lgb.Booster, x: np.ndarray, features: tuple[str, ...], *, num_threads: int = 2
+    booster: lgb.Booster, x: np.ndarray, features: tuple[str, ...], *, num_threads: int = THREADS
 ) -> np.ndarray:
     """Ranker scores for a ``feature_matrix`` whose columns are ``features``."""
     if not len(x):
@@ -212,7 +213,7 @@ def fit_reranker(
     splits: pd.DataFrame,
     cfg: Config,
     *,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> tuple[lgb.Booster, dict[str, Any]]:
     """The reranker and its validation (``reranker_validation``).
 

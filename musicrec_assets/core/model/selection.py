@@ -27,6 +27,7 @@ import pandas as pd
 from ..config import ITEMKNN_KINDS, TUNED, WEIGHTINGS, Config, TuningConfig
 from ..evaluation.metrics import evaluate_topk, relevant_sets
 from ..evaluation.protocol import StageData, sample_users, stage_data
+from ..parallel import THREADS
 from .candidates import generator_topk
 from .generators.stages import (
     Settings,
@@ -120,7 +121,7 @@ def validation_ndcg(
     seed: int,
     *,
     matrix: Any = None,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> float:
     """NDCG@k on validation of one generator fitted on the train split with ``setting``."""
     model = fit_generator(name, val.fit, setting, seed, matrix=matrix, num_threads=num_threads)
@@ -133,7 +134,7 @@ def validation_ndcg(
 
 
 def select_models(
-    splits: pd.DataFrame, cfg: Config, *, num_threads: int = 2
+    splits: pd.DataFrame, cfg: Config, *, num_threads: int = THREADS
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """``model_selection``: every tuned generator's settings searched on the validation stage
     (fit on train, scored on validation labels), with the config's explicit values fixed;
@@ -158,7 +159,7 @@ def search_models(
     k: int,
     seed: int,
     *,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
     clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Search each tuned generator's settings on ``val`` (train fit, validation labels).

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.protocol import stage_data
+from ..parallel import THREADS
 from .blend import blended_topk
 from .candidates import candidate_generators
 from .features import stage_rows
@@ -34,7 +35,7 @@ def rank_candidates(
     k: int,
     *,
     use_ranker: bool,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> pd.DataFrame:
     """Top-``k`` of candidates (whole listeners): ``user, rank, artist, score, als_score,
     ranker_score``. With the ranker: α·norm(ranker) + (1 − α)·norm(base generator) per
@@ -44,7 +45,7 @@ def rank_candidates(
     base = score_column(choice["base"])
     if use_ranker and booster is not None and len(candidates):
         features = feature_names(names)
-        x = feature_matrix(candidates, tables, names)
+        x = feature_matrix(candidates, tables, names, workers=num_threads)
         ranker = predict_matrix(booster, x, features, num_threads=num_threads)
         alpha = float(choice["blend_alpha"])
     else:
@@ -73,7 +74,7 @@ def reranked_topk(
     n: int,
     *,
     chunk_users: int = 20_000,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``reranked_topk``: the served top-``k`` for every listener (the reranker's blend when the
     gate passed, else the best single generator's ranking).

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from ..ids import codes_in
+from ..parallel import THREADS
 from .generators.als import ALSModel, _implicit, fold_in_codes, scoring_factors
 from .generators.itemitem import ItemItemModel
 from .generators.popularity import PopularityModel
@@ -83,7 +84,7 @@ def topn_from_vectors(
     seen: sp.csr_matrix,
     n: int,
     *,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(artist ids, scores), each (len(vectors) × n'), best first; filtered slots score -inf.
 
@@ -237,7 +238,7 @@ def iter_candidates(
     n: int,
     *,
     chunk_size: int = 20_000,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> Iterator[pd.DataFrame]:
     """The union of every generator's top-``n`` unseen artists per listener, a chunk of
     listeners at a time (at least one frame): ``candidate_columns(models.names)``.

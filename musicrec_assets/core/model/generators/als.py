@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from ...config import ALSConfig
 from ...ids import factorize_sorted
+from ...parallel import THREADS
 
 _EPS = 1e-12
 _PARAMS = ("weighting", "bm25_k1", "bm25_b", "alpha", "regularization", "cosine", "pop_blend")
@@ -261,7 +262,7 @@ def fit_als(
     cfg: ALSConfig,
     seed: int,
     *,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
     warm_start: ALSModel | None = None,
 ) -> ALSModel:
     """Fit ALS on one stage's (user, artist, plays) rows; ids sorted and re-indexed after k-core.
@@ -356,7 +357,7 @@ def fold_in_rows(
     plays: np.ndarray,
     n_rows: int,
     *,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> np.ndarray:
     """User vectors for listeners the model never saw, from (row, artist, plays) triples.
 
@@ -376,7 +377,7 @@ def fold_in_codes(
     plays: np.ndarray,
     n_rows: int,
     *,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> np.ndarray:
     """``fold_in_rows`` with artists given as rows of ``item_factors`` (-1: unknown, ignored)."""
     ok = np.asarray(items) >= 0
@@ -397,7 +398,7 @@ def fold_in_codes(
 
 
 def fold_in(
-    model: ALSModel, artist_plays: dict[str, float] | pd.Series, *, num_threads: int = 2
+    model: ALSModel, artist_plays: dict[str, float] | pd.Series, *, num_threads: int = THREADS
 ) -> np.ndarray:
     """One new listener's vector from their artists and plays (cold start for the web page)."""
     s = pd.Series(artist_plays, dtype=np.float64)

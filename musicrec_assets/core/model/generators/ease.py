@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from ...parallel import THREADS
 from .itemitem import ItemItemModel, weighted_matrix
 
 
@@ -32,7 +33,9 @@ def gram(matrix: sp.csr_matrix, weighting: str) -> np.ndarray:
     return np.asarray((x.T @ x).toarray())
 
 
-def ease_weights(gram_matrix: np.ndarray, regularization: float, *, threads: int = 2) -> np.ndarray:
+def ease_weights(
+    gram_matrix: np.ndarray, regularization: float, *, threads: int = THREADS
+) -> np.ndarray:
     """B from a Gram matrix and λ (float32, zero diagonal)."""
     g = gram_matrix.copy()
     g[np.diag_indices_from(g)] += regularization
@@ -50,7 +53,7 @@ def fit_ease(
     regularization: float,
     weighting: str,
     max_artists: int,
-    threads: int = 2,
+    threads: int = THREADS,
 ) -> ItemItemModel:
     """EASE on a users × artists play matrix whose columns are ``artists`` (sorted keys)."""
     cols = most_listened(matrix, max_artists)

@@ -12,6 +12,7 @@ from implicit.nearest_neighbours import BM25Recommender, CosineRecommender, TFID
 from threadpoolctl import threadpool_limits
 
 from ...config import ITEMKNN_KINDS as KINDS
+from ...parallel import THREADS
 from .itemitem import ItemItemModel, keep_top_per_row
 
 
@@ -24,7 +25,7 @@ def fit_itemknn(
     weighting: str,
     bm25_k1: float = 1.2,
     bm25_b: float = 0.75,
-    threads: int = 2,
+    threads: int = THREADS,
 ) -> ItemItemModel:
     """Similarities of a users × artists play matrix (columns = ``artists``, sorted keys) by
     ``kind``; histories are weighted by ``weighting`` when scored."""

@@ -22,6 +22,7 @@ from ...config import (
 )
 from ...evaluation.protocol import FIT_SPLITS, STAGES, stage_data
 from ...ids import factorize_sorted
+from ...parallel import THREADS
 from .als import ALSModel, fit_als
 from .ease import fit_ease
 from .itemitem import ItemItemModel, plays_matrix
@@ -101,7 +102,7 @@ def fit_generator(
     seed: int,
     *,
     warm: ALSModel | None = None,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
     matrix: tuple[Any, np.ndarray] | None = None,
 ) -> Model:
     """Fit one generator on a stage's (user, artist, plays) rows.
@@ -135,7 +136,7 @@ def fit_stage(
     *,
     names: tuple[str, ...] | None = None,
     warm: StageModels | None = None,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> StageModels:
     """Every generator in ``names`` (default: all in ``settings``) fitted on ``fit``."""
     names = tuple(settings) if names is None else names
@@ -163,7 +164,7 @@ def fit_stages(
     stages: tuple[str, ...],
     names: tuple[str, ...],
     warm_start: bool = False,
-    num_threads: int = 2,
+    num_threads: int = THREADS,
 ) -> dict[str, StageModels]:
     """``fit_stage`` for each protocol stage on that stage's fit rows only.
 
@@ -183,7 +184,7 @@ def fit_stages(
 
 
 def fit_generator_models(
-    splits: pd.DataFrame, cfg: Config, selection: dict[str, Any], *, num_threads: int = 2
+    splits: pd.DataFrame, cfg: Config, selection: dict[str, Any], *, num_threads: int = THREADS
 ) -> dict[str, StageModels]:
     """Every generator per stage (val: train, test: train+val, serve: all) with the chosen
     settings; ALS warm-starts from the previous stage when ``[als] warm_start``."""
