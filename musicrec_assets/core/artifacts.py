@@ -58,12 +58,12 @@ def write_parquet(df: pd.DataFrame, path: str | Path, *, row_group_size: int | N
         return _write(path, lambda p: df.to_parquet(p, index=False))
     table = pa.Table.from_pandas(df, preserve_index=False)
 
-    def _groups(p: Path) -> None:
+    def _write_groups(p: Path) -> None:
         with pq.ParquetWriter(p, table.schema) as writer:
             for start in range(0, max(table.num_rows, 1), row_group_size):
                 writer.write_table(_compact_dictionaries(table.slice(start, row_group_size)))
 
-    return _write(path, _groups)
+    return _write(path, _write_groups)
 
 
 def _compact_dictionaries(table: pa.Table) -> pa.Table:
