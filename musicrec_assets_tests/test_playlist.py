@@ -261,7 +261,7 @@ def scored_example() -> pd.DataFrame:
         {"user": ["u", "v"], "target_tempo": [100.0, np.nan], "target_valence": [0.5, 0.5]}
     )
     ctx = ContextConfig(w_base=0.5, w_tempo=0.3, w_valence=0.2)
-    return pl.score_tracks(cands, targets, ctx)
+    return pl.score_tracks(pl.base_scores(cands), targets, ctx)
 
 
 def test_score_parts_add_up_to_final() -> None:
@@ -624,7 +624,7 @@ def test_ranking_steps_match_a_pandas_reference(presorted: bool) -> None:
     if presorted:
         df = df.sort_values(["user", "track_id", "artist"]).reset_index(drop=True)
     expected = pandas_reference(df, cap=2, length=5)
-    ranked = pl._by_score(df)
+    ranked = pl.rank_by_score(df)
     pd.testing.assert_frame_equal(ranked, expected["ranked"])
     deduped = pl.dedupe(ranked, ranked=True)
     pd.testing.assert_frame_equal(deduped, expected["deduped"])

@@ -10,22 +10,14 @@ import numpy as np
 import pandas as pd
 
 from ..config import ContextConfig, PlaylistConfig
-from ..grouping import (
-    cumcount,
-    dense_rank,
-    first_rows,
-    lexorder,
-    minmax_per_group,
-    pack,
-    runs,
-)
+from ..grouping import dense_rank, lexorder, pack, runs
 from ..parallel import ordered_map
-from .keys import _categorize
-from .order import _smooth_order, _spread_order
-from .reasons import BECAUSE_TOP_K, _artist_space, _ArtistSpace, _because, _reasons
-from .score import _parts, context_targets, listener_targets
-from .select import _select, _song_groups
-from .tracks import _artist_groups, _expand
+from .keys import _categorize, codes_of, with_columns
+from .order import number_tracks, spread_artists, tempo_smooth
+from .reasons import ArtistSpace, add_reasons, artist_space, because_artists
+from .score import base_scores, context_targets, listener_targets, score_tracks
+from .select import GROUP_COLUMNS, cap_per_artist, dedupe, group_candidates, rank_by_score, take_top
+from .tracks import TrackIndex, expand_tracks, top_artists, track_index
 
 CHUNK_USERS = 2000  # listeners per batch chunk (~600k candidate rows with the default config)
 WORKERS = 2  # chunks built at once: the machine's cores (the kernels release the GIL)
@@ -110,15 +102,15 @@ def iter_playlists(
     batch = _prepare(recs, history, profiles, track_table)
     listeners = len(batch.users)
     edges = np.append(np.arange(0, listeners, max(1, chunk_users)), listeners)
-    rec_cut = np.searchsorted(batch.rec_user, edges)
-    history_cut = np.searchsorted(batch.history["user"].cat.codes.to_numpy(), edges)
+    rec_cut = np.searchsorted(batch.recs["user"], edges)
+    history_cut = np.searchsorted(batch.history["user"], edges)
 
     def build(i: int) -> dict[str, Any]:
         return _build_chunk(
             batch,
             range(edges[i], edges[i + 1]),
             slice(rec_cut[i], rec_cut[i + 1]),
-            batch.history.iloc[history_cut[i] : history_cut[i + 1]],
+            slice(history_cut[i], history_cut[i + 1]),
             cfg,
             chosen,
             length,
@@ -133,21 +125,18 @@ def iter_playlists(
 
 @dataclasses.dataclass(frozen=True)
 class _Batch:
-    """:func:`build_playlists`' inputs as integer codes over sorted vocabularies (so code order
-    is string order), grouped by listener once: each chunk is a contiguous slice."""
+    """:func:`build_playlists`' inputs coded over sorted vocabularies (so code order is string
+    order), grouped by listener once: each chunk is a contiguous slice of ``recs`` and
+    ``history``, whose listener codes become the chunk's categoricals."""
 
-    users: pd.api.extensions.ExtensionArray  # listeners in recs, sorted (as str): codes index it
-    artists: pd.api.extensions.ExtensionArray  # every artist in recs or history, sorted
-    rec_user: np.ndarray  # recs rows, grouped by listener
-    rec_artist: np.ndarray
-    rec_score: np.ndarray
-    history: pd.DataFrame  # user, artist (categoricals over the above), plays; by listener
-    profiles: pd.DataFrame  # artist_profiles rows of those artists
-    space: _ArtistSpace
-    track_groups: tuple[np.ndarray, ...]  # :func:`_artist_groups` of the track table
-    tracks: dict[str, np.ndarray]  # per table row: track, tie-break, name, title codes; audio
-    track_ids: pd.api.extensions.ExtensionArray  # sorted track ids (track codes index it)
-    track_names: pd.api.extensions.ExtensionArray
+    users: pd.Index  # listeners in recs, sorted: a chunk's listeners are a slice of it
+    artists: pd.CategoricalDtype  # every artist in recs or history, sorted
+    recs: dict[str, np.ndarray]  # user, artist codes and score, grouped by listener
+    history: dict[str, np.ndarray]  # user, artist codes and plays, grouped by listener
+    profiles: pd.DataFrame  # artist_profiles rows of those artists (artist: categorical)
+    space: ArtistSpace  # their artist_space, for because_artists
+    tracks: pd.DataFrame  # the track table rows of those artists, keys as categoricals
+    track_index: TrackIndex
 
 
 def _prepare(
@@ -165,16 +154,9 @@ def _prepare(
     u, a = user.cat.codes.to_numpy(), rec_artist.cat.codes.to_numpy()
     rows = np.flatnonzero((u >= 0) & (a >= 0))
     rows = rows[runs([u[rows]])[0]]  # grouped by listener (free when recs already are)
-    hu = hist_user.cat.codes.to_numpy()
-    kept = np.flatnonzero((hu >= 0) & (hist_artist.cat.codes.to_numpy() >= 0))
+    hu, ha = hist_user.cat.codes.to_numpy(), hist_artist.cat.codes.to_numpy()
+    kept = np.flatnonzero((hu >= 0) & (ha >= 0))
     kept = kept[runs([hu[kept]])[0]]
-    hist = pd.DataFrame(
-        {
-            "user": hist_user.array.take(kept),
-            "artist": hist_artist.array.take(kept),
-            "plays": history["plays"].iloc[kept].to_numpy(),
-        }
-    )
 
     (prof_artist,) = _categorize([profiles["artist"]], artists)
     known = (prof_artist.cat.codes >= 0).to_numpy()
@@ -188,132 +170,115 @@ def _prepare(
     (track_id,) = _categorize([table["track_id"]])  # sorted: ids break score ties
     name_code, names = pd.factorize(table["track_name"])  # names and titles: equality only
     artist_code = table_artist.cat.codes.to_numpy()[keep]
-    track_code = track_id.cat.codes.to_numpy()
     song = dense_rank(pack([artist_code, pd.factorize(table["title_key"])[0] + 1]))
     first_song = np.full(len(artists.categories), len(song), dtype=np.int64)
     np.minimum.at(first_song, artist_code, song)
-    return _Batch(
-        users=_strings(users.categories),
-        artists=_strings(artists.categories),
-        rec_user=u[rows],
-        rec_artist=a[rows],
-        rec_score=recs["score"].to_numpy(dtype=float)[rows],
-        history=hist,
-        profiles=prof,
-        space=_artist_space(prof),
-        track_groups=_artist_groups(artist_code, len(artists.categories)),
-        tracks={
-            "track": track_code,
-            "tie": dense_rank(pack([track_code, artist_code])),  # the score sort's tie-break
-            "name": name_code,
-            "title": song - first_song[artist_code],  # numbered within the artist: few bits
+    tracks = pd.DataFrame(
+        {
+            "artist": pd.Categorical.from_codes(artist_code, dtype=artists),
+            "track_id": track_id.array,
+            "track_name": pd.Categorical.from_codes(name_code, categories=pd.Index(names)),
+            "title_key": song - first_song[artist_code],  # numbered within the artist: few bits
             "tempo": table["tempo"].to_numpy(dtype=float),
             "valence": table["valence"].to_numpy(dtype=float),
-        },
-        track_ids=_strings(track_id.cat.categories),
-        track_names=_strings(pd.Index(names)),
+        }
     )
+    return _Batch(
+        users=users.categories,
+        artists=artists,
+        recs={"user": u[rows], "artist": a[rows], "score": recs["score"].to_numpy(float)[rows]},
+        history={"user": hu[kept], "artist": ha[kept], "plays": history["plays"].to_numpy()[kept]},
+        profiles=prof,
+        space=artist_space(prof),
+        tracks=tracks,
+        track_index=track_index(tracks),
+    )
+
+
+# The columns the selection steps read: the batch selects on these alone, then takes the
+# chosen rows' other columns (a sort of every column of ~600k rows per context costs more).
+_SELECTION_COLUMNS = ["row", "user", "artist", "track_id", "final", *GROUP_COLUMNS]
 
 
 def _build_chunk(
     batch: _Batch,
     listeners: range,
     recs: slice,
-    history: pd.DataFrame,
+    history: slice,
     cfg: PlaylistConfig,
     chosen: dict[str, ContextConfig],
     length: int,
     cap: int,
 ) -> dict[str, Any]:
-    """:func:`build_playlists` for one chunk of listeners: the steps' array kernels over the
-    chunk's candidates. Returns the output columns' arrays ({} without any candidate)."""
-    first_user = listeners.start
-    user = batch.rec_user[recs] - first_user  # listener number within the chunk
-    score = batch.rec_score[recs]
-    artist = batch.rec_artist[recs]
-    # Each listener's best artists by score (ties: artist name), as the playlist expands.
-    top = lexorder([user, dense_rank(-score), artist])
-    top = top[cumcount([user[top]]) < cfg.artists_per_user]
-    user, score, artist = user[top], score[top], artist[top]
-    rec_row, table_row = _expand(artist, batch.track_groups)
-    if not len(rec_row):
+    """:func:`build_playlists` for one chunk of listeners: the steps, in the order the package
+    docstring lists them, over the chunk's frames. Returns the output columns' arrays ({}
+    without any candidate)."""
+    users = pd.CategoricalDtype(batch.users[listeners.start : listeners.stop])
+
+    def chunk_frame(part: dict[str, np.ndarray], rows: slice, values: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "user": pd.Categorical.from_codes(
+                    part["user"][rows] - listeners.start, dtype=users
+                ),
+                "artist": pd.Categorical.from_codes(part["artist"][rows], dtype=batch.artists),
+                values: part[values][rows],
+            }
+        )
+
+    recs_chunk = chunk_frame(batch.recs, recs, "score")
+    history_chunk = chunk_frame(batch.history, history, "plays")
+    top = top_artists(recs_chunk, cfg.artists_per_user)
+    cands = expand_tracks(top, batch.tracks, index=batch.track_index)
+    if cands.empty:
         return {}
-    user, score, artist = user[rec_row], score[rec_row], artist[rec_row]
-    # (listener, track id, artist) order: the score sort's tie-break is then the row order.
-    order = lexorder([user, batch.tracks["tie"][table_row]])
-    user, artist, score, table_row = user[order], artist[order], score[order], table_row[order]
-    track, title, tempo, valence = (
-        batch.tracks[c][table_row] for c in ("track", "title", "tempo", "valence")
-    )
-    base = minmax_per_group(score, user, constant=1.0, missing=1.0)
-    songs = _song_groups(user, artist, track, title)
-    pair = dense_rank(pack([user, artist]))
-    own = listener_targets(history, batch.profiles)
+    cands = with_columns(group_candidates(base_scores(cands)), row=np.arange(len(cands)))
+    own = listener_targets(history_chunk, batch.profiles)
     own_tempo, own_valence = np.full((2, len(listeners)), np.nan)
-    local = own["user"].cat.codes.to_numpy() - first_user
+    local = own["user"].array.codes
     own_tempo[local] = own["tempo"].to_numpy()
     own_valence[local] = own["valence"].to_numpy()
+    everyone = pd.Categorical.from_codes(np.arange(len(listeners)), dtype=users)
 
     names = sorted(chosen)
-    picked: dict[str, list[np.ndarray]] = {}
+    contexts = pd.CategoricalDtype(pd.Index(names))
+    playlists = []
     for name, ctx in chosen.items():
-        target_tempo, target_valence = (
-            t[user] for t in context_targets(own_tempo, own_valence, ctx)
+        target_tempo, target_valence = context_targets(own_tempo, own_valence, ctx)
+        targets = pd.DataFrame(
+            {"user": everyone, "target_tempo": target_tempo, "target_valence": target_valence}
         )
-        parts = _parts(base, tempo, valence, target_tempo, target_valence, ctx)
-        rows = _select(user, track, artist, parts["final"], songs, pair, cap, length)
+        scored = score_tracks(cands, targets, ctx)
+        picked = rank_by_score(scored[_SELECTION_COLUMNS])
+        picked = dedupe(picked, ranked=True)
+        picked = cap_per_artist(picked, cap, ranked=True)
+        picked = take_top(picked, length, ranked=True)
+        playlist = scored.take(picked["row"].to_numpy())
         if cfg.tempo_smooth:
-            rows = rows[_smooth_order(user[rows], tempo[rows])]
-        rows = rows[_spread_order(user[rows], artist[rows])]
-        columns = {
-            "row": rows,
-            "context": np.full(len(rows), names.index(name)),
-            "rank": cumcount([user[rows]]) + 1,
-            "base": base[rows],
-            **{c: v[rows] for c, v in parts.items()},
-            "target_tempo": target_tempo[rows],
-            "target_valence": target_valence[rows],
-        }
-        for c, v in columns.items():
-            picked.setdefault(c, []).append(v)
-    out = {c: np.concatenate(v) for c, v in picked.items()}
-    rows = out.pop("row")
-    order = lexorder([user[rows], out["context"], out["rank"]])
-    out = {c: v[order] for c, v in out.items()}
-    rows = rows[order]
-    who, what = user[rows], artist[rows]
+            playlist = tempo_smooth(playlist)
+        playlist = number_tracks(spread_artists(playlist))
+        context = pd.Categorical.from_codes(
+            np.full(len(playlist), names.index(name)), dtype=contexts
+        )
+        playlists.append(with_columns(playlist, context=context))
+    out = pd.concat(playlists, ignore_index=True)
+    out = out.take(lexorder(codes_of(out, "user", "context", "rank")))
+    out = because_artists(out, history_chunk, batch.profiles, space=batch.space)
+    out = add_reasons(out)
 
-    # Reasons only for the rows that made it into a playlist (a small share of the candidates),
-    # each distinct (listener, artist) explained once for all contexts.
-    pair = dense_rank(pack([who, what]))
-    first = first_rows([pair])
-    pairs = pd.DataFrame(
-        {
-            "user": pd.Categorical.from_codes(who[first] + first_user, dtype=history["user"].dtype),
-            "artist": pd.Categorical.from_codes(what[first], dtype=history["artist"].dtype),
-        }
-    )
-    because = _because(pairs, history, batch.space, BECAUSE_TOP_K)
-    slot = np.empty(len(pairs), dtype=np.int64)
-    slot[pair[first]] = np.arange(len(pairs))  # pair id → its row in ``pairs``
-    reason = _reasons(
-        pd.Series(because.array.take(slot[pair])),
-        tempo[rows],
-        valence[rows],
-        out["context"],
-        pd.Index(names),
-        out["target_tempo"],
-        out["target_valence"],
-    )
+    def labels(col: str, strings: pd.api.extensions.ExtensionArray, offset: int = 0) -> Any:
+        return _labels(strings, out[col].array.codes.astype(np.int64) + offset)
+
     text = {
-        "user": _labels(batch.users, who + first_user),
-        "context": _labels(_strings(pd.Index(names)), out["context"]),
-        "track_id": _labels(batch.track_ids, track[rows]),
-        "track_name": _labels(batch.track_names, batch.tracks["name"][table_row[rows]]),
-        "artist": _labels(batch.artists, what),
-        "reason": reason.array,
+        "user": labels("user", _strings(batch.users), listeners.start),
+        "context": labels("context", _strings(contexts.categories)),
+        "track_id": labels("track_id", _strings(batch.tracks["track_id"].cat.categories)),
+        "track_name": labels("track_name", _strings(batch.tracks["track_name"].cat.categories)),
+        "artist": labels("artist", _strings(batch.artists.categories)),
+        "reason": out["reason"].array,
     }
-    values = {**out, "tempo": tempo[rows], "valence": valence[rows], **text}
+    values = {c: out[c].to_numpy() for c in PLAYLIST_COLUMNS if c not in text}
+    values.update(text)
     return {c: values[c] for c in ("user", "context", *PLAYLIST_COLUMNS)}
 
 

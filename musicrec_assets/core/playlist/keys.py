@@ -1,8 +1,16 @@
-"""Key columns as integer codes in string order: what the steps' kernels take."""
+"""Key columns as integer codes in string order: what the steps' kernels take.
+
+Every step reads its key columns (``user``, ``artist``, ``track_id``...) through
+:func:`key_codes`, so one step accepts the three encodings it meets: plain strings (tiny test
+frames, the page; coded by one hash pass), categoricals with sorted categories (the batch's
+frames and parquet dictionaries; their codes, at no cost) and integers (codes already, e.g. the
+batch's song numbers). Only order and equality of the codes matter, never their values.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +25,48 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     if len(codes) and codes.min() < 0:
         codes = np.where(codes >= 0, codes, len(labels))
     return codes, labels
+
+
+def key_codes(values: pd.Series) -> np.ndarray:
+    """The column's codes in the order of its values (int64), missing values last."""
+    return labelled_codes(values)[0]
+
+
+def labelled_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index | None]:
+    """:func:`key_codes` and the labels they index (None for integer columns). A categorical
+    with sorted string categories keeps its codes and categories (some maybe unused): no pass
+    over the vocabulary, which ``ids.sorted_codes`` makes (360k listeners, per call)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = dtype.categories
+        if cats.is_monotonic_increasing and cats.inferred_type in ("string", "empty"):
+            codes = values.array.codes.astype(np.int64)
+            if len(codes) and codes.min() < 0:
+                codes = np.where(codes >= 0, codes, len(cats))
+            return codes, cats
+    elif dtype.kind in "iu":
+        return values.to_numpy().astype(np.int64, copy=False), None
+    return _sorted_codes(values)
+
+
+def with_columns(df: pd.DataFrame, **columns: Any) -> pd.DataFrame:
+    """``df.assign(**columns)`` in one concat when the names are new: ``assign`` inserts one
+    column at a time (~0.1 ms each into a ``str`` column index), which made the steps' frame
+    handling the bulk of a small chunk's time (the page's one listener)."""
+    if any(c in df.columns for c in columns):
+        return df.assign(**columns)
+    return pd.concat([df, pd.DataFrame(columns, index=df.index)], axis=1)
+
+
+def codes_of(df: pd.DataFrame, *cols: str) -> list[np.ndarray]:
+    """:func:`key_codes` of each column."""
+    return [key_codes(df[c]) for c in cols]
+
+
+def joint_codes(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """Codes of two key columns in one sorted vocabulary, and its size (for joins)."""
+    a, b = _categorize([a, b])
+    return key_codes(a), key_codes(b), len(a.cat.categories)
 
 
 def _categorize(
@@ -74,10 +124,5 @@ def _positions(keys: pd.Series, index: pd.Index) -> np.ndarray:
             per_category[-1] = -1  # where a missing index entry (code -1) landed
         else:
             per_category = np.append(index.get_indexer(keys.cat.categories), -1)
-        return per_category[keys.cat.codes.to_numpy()]
+        return per_category[keys.array.codes]
     return index.get_indexer(keys)
-
-
-def _keys(df: pd.DataFrame, *cols: str) -> list[np.ndarray]:
-    """The columns' :func:`_sorted_codes`: the kernels below take integer keys."""
-    return [_sorted_codes(df[c])[0] for c in cols]

@@ -1,4 +1,5 @@
-"""Ordering steps: tempo smoothing and artist spreading, all playlists at once."""
+"""Ordering steps: tempo smoothing, artist spreading and the final numbering, all playlists at
+once (one position per NumPy step across every listener, instead of a loop per listener)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..grouping import (
-    cumcount,
-    dense_rank,
-    pack,
-    runs,
-)
-from .keys import _keys
+from ..grouping import cumcount, dense_rank, pack, runs
+from .keys import codes_of, with_columns
 
 
 def _layout(user: np.ndarray) -> np.ndarray:
@@ -46,7 +42,7 @@ def tempo_smooth(playlist: pd.DataFrame) -> pd.DataFrame:
 
     Tracks without tempo count as the playlist's median tempo.
     """
-    order = _smooth_order(_keys(playlist, "user")[0], playlist["tempo"].to_numpy(dtype=float))
+    order = _smooth_order(codes_of(playlist, "user")[0], playlist["tempo"].to_numpy(dtype=float))
     return playlist.take(order).reset_index(drop=True)
 
 
@@ -84,7 +80,7 @@ def spread_artists(playlist: pd.DataFrame) -> pd.DataFrame:
     the rest cannot alternate). When no alternation exists (one artist left), order is kept.
     Deterministic: the current order is the only preference.
     """
-    order = _spread_order(*_keys(playlist, "user", "artist"))
+    order = _spread_order(*codes_of(playlist, "user", "artist"))
     return playlist.take(order).reset_index(drop=True)
 
 
@@ -126,3 +122,8 @@ def _spread_order(user: np.ndarray, artist: np.ndarray) -> np.ndarray:
         left -= has
         prev = np.where(has, code[pick, groups], prev)
     return _reordered(layout, order)
+
+
+def number_tracks(playlist: pd.DataFrame) -> pd.DataFrame:
+    """Add ``rank``: each track's place in its listener's playlist as ordered, from 1."""
+    return with_columns(playlist, rank=cumcount(codes_of(playlist, "user")) + 1)

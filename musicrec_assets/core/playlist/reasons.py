@@ -9,13 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ..grouping import (
-    coded,
-    cumcount,
-    dense_rank,
-    lexorder,
-)
-from .keys import _categorize, _positions, _sorted_codes
+from ..grouping import coded, cumcount, dense_rank, first_rows, lexorder, pack
+from .keys import _categorize, _positions, codes_of, labelled_codes, with_columns
 
 # Audio features compared for the "because" artist, each divided by a fixed typical spread so
 # the result does not depend on which artists happen to be in the table (page == batch).
@@ -32,7 +27,7 @@ GENRE_WEIGHT = 0.7  # share of genre cosine (vs audio closeness) in the "because
 
 
 @dataclasses.dataclass(frozen=True)
-class _ArtistSpace:
+class ArtistSpace:
     """Artist profiles as :func:`because_artists` compares them; the batch builds it once."""
 
     index: pd.Index  # artist → row of the arrays below
@@ -40,8 +35,8 @@ class _ArtistSpace:
     genres: sparse.csr_matrix | None  # genre shares scaled to unit length
 
 
-def _artist_space(profiles: pd.DataFrame) -> _ArtistSpace:
-    """The :class:`_ArtistSpace` of ``profiles`` (first row per artist)."""
+def artist_space(profiles: pd.DataFrame) -> ArtistSpace:
+    """The :class:`ArtistSpace` of ``profiles`` (first row per artist)."""
     prof = profiles.drop_duplicates("artist").reset_index(drop=True)
     features = [c for c in SIMILARITY_FEATURES if c in prof.columns]
     audio = None
@@ -61,10 +56,10 @@ def _artist_space(profiles: pd.DataFrame) -> _ArtistSpace:
             )
             norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
             genres = sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ matrix
-    return _ArtistSpace(pd.Index(prof["artist"]), audio, genres)
+    return ArtistSpace(pd.Index(prof["artist"]), audio, genres)
 
 
-def _similarity_between(space: _ArtistSpace, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _similarity_between(space: ArtistSpace, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``0.7·genre cosine + 0.3·audio closeness`` of the artists at rows ``a`` and ``b``."""
     sim = np.zeros(len(a))
     if space.audio is not None and len(a):
@@ -86,12 +81,15 @@ def _similarity_between(space: _ArtistSpace, a: np.ndarray, b: np.ndarray) -> np
 
 
 def because_artists(
-    pairs: pd.DataFrame,
+    playlist: pd.DataFrame,
     history: pd.DataFrame,
     profiles: pd.DataFrame,
     top_k: int = BECAUSE_TOP_K,
+    *,
+    space: ArtistSpace | None = None,
 ) -> pd.DataFrame:
-    """For each recommended (user, artist): the listener's artist that best explains it.
+    """Add ``because``: for each recommended (user, artist), the listener's artist that best
+    explains it (missing where there is none).
 
     Candidates are the listener's ``top_k`` most-played artists; the winner is the most similar
     by ``0.7·genre cosine + 0.3·audio closeness`` (genre shares from artist_vectors; closeness
@@ -99,28 +97,32 @@ def because_artists(
     of :data:`SIMILARITY_SCALES`), ties to the more played. Cheap (k comparisons per pair, all
     vectorised), needs no model file, and reads well: a person sees why the two belong together
     (ALS item-item similarity would need the model and explain less). Without any profile the
-    listener's most-played artist is named. Returns ``user, artist, because``.
+    listener's most-played artist is named. Each distinct (user, artist) is explained once, for
+    all its rows. ``space``: :func:`artist_space` of ``profiles``, when the batch built it once.
     """
-    pairs = pairs[["user", "artist"]].drop_duplicates()
-    involved = pd.concat([pairs["artist"].astype(object), history["artist"].astype(object)])
-    space = _artist_space(profiles[profiles["artist"].isin(involved)])
-    out = pairs.assign(because=_because(pairs, history, space, top_k))
-    out = out[out["because"].notna()]
-    order = lexorder([_sorted_codes(out["user"])[0], _sorted_codes(out["artist"])[0]])
-    return out.take(order).reset_index(drop=True)
+    pair = dense_rank(pack(codes_of(playlist, "user", "artist")))
+    first = first_rows([pair])
+    pairs = playlist[["user", "artist"]].take(np.flatnonzero(first)).reset_index(drop=True)
+    if space is None:
+        involved = pd.concat([pairs["artist"].astype(object), history["artist"].astype(object)])
+        space = artist_space(profiles[profiles["artist"].isin(involved)])
+    because = _because(pairs, history, space, top_k)
+    slot = np.empty(len(pairs), dtype=np.int64)
+    slot[pair[first]] = np.arange(len(pairs))  # pair number → its row in ``pairs``
+    return with_columns(playlist, because=because.array.take(slot[pair]))
 
 
 def _because(
-    pairs: pd.DataFrame, history: pd.DataFrame, space: _ArtistSpace, top_k: int
+    pairs: pd.DataFrame, history: pd.DataFrame, space: ArtistSpace, top_k: int
 ) -> pd.Series:
     """:func:`because_artists` for each row of ``pairs`` (missing where there is none).
 
     The listener's top artists are laid out best first (plays, then name), so the first of the
     most similar is the one the tie-break picks: one argmax over ``top_k`` columns.
     """
-    user = _sorted_codes(history["user"])[0]
+    user, artist = codes_of(history, "user", "artist")
     plays = history["plays"].to_numpy(dtype=float)
-    order = lexorder([user, dense_rank(-plays), _sorted_codes(history["artist"])[0]])
+    order = lexorder([user, dense_rank(-plays), artist])
     order = order[cumcount([user[order]]) < top_k]
     nth = cumcount([user[order]])
     start = np.flatnonzero(nth == 0)
@@ -208,7 +210,7 @@ def add_reasons(playlist: pd.DataFrame, context: str | None = None) -> pd.DataFr
     df = playlist
     because = df["because"] if "because" in df.columns else pd.Series(np.nan, index=df.index)
     if context is None:
-        context_code, contexts = _sorted_codes(df["context"])
+        context_code, contexts = labelled_codes(df["context"])
     else:
         context_code, contexts = np.zeros(len(df), dtype=np.int64), pd.Index([context])
     reason = _reasons(
@@ -219,7 +221,7 @@ def add_reasons(playlist: pd.DataFrame, context: str | None = None) -> pd.DataFr
         *(df[c].to_numpy(dtype=float) for c in ("target_tempo", "target_valence")),
     )
     reason.index = df.index
-    return df.assign(reason=reason)
+    return with_columns(df, reason=reason)
 
 
 def _reasons(
@@ -232,7 +234,7 @@ def _reasons(
     target_valence: np.ndarray,
 ) -> pd.Series:
     """:func:`add_reasons`' text: each piece made once per distinct value, then two joins."""
-    who, names = _sorted_codes(because)  # missing: len(names), the last distinct code
+    who, names = labelled_codes(because)  # missing: len(names), the last distinct code
     used, who = coded(who)
     heads = "Because you play " + pd.Series(names.take(used[used < len(names)]), dtype="str")
     if len(used) and used[-1] == len(names):

@@ -8,15 +8,13 @@ import numpy as np
 import pandas as pd
 
 from ..config import ContextConfig
-from ..grouping import (
-    coded,
-    minmax_per_group,
-)
-from .keys import _positions, _sorted_codes
+from ..grouping import coded, minmax_per_group
+from .keys import _positions, _sorted_codes, key_codes, with_columns
 from .reasons import SIMILARITY_FEATURES
 
 TEMPO_SCALE = 80.0  # BPM difference at which Tempo_sim reaches 0 (architecture: Playlist scoring)
 NEUTRAL_SIM = 0.5  # similarity given when the track's or the target's value is unknown
+BASE_IF_EQUAL = 1.0  # Base of a listener whose scores are all equal: every track is their best
 
 
 def artist_profiles(catalog: pd.DataFrame, vectors: pd.DataFrame) -> pd.DataFrame:
@@ -87,33 +85,40 @@ def context_targets(own_tempo: Any, own_valence: Any, ctx: ContextConfig) -> tup
     return pull(own_tempo, ctx.tempo), pull(own_valence, ctx.valence)
 
 
-def score_tracks(cands: pd.DataFrame, targets: pd.DataFrame, ctx: ContextConfig) -> pd.DataFrame:
-    """Add Base, Tempo_sim, Valence_sim, their weighted parts and ``final`` (their exact sum).
+def base_scores(cands: pd.DataFrame) -> pd.DataFrame:
+    """Add Base: the artist score min-max normalised per listener (1.0 when all of a listener's
+    scores are equal, or unknown), so the context weights mean the same thing for every listener.
+    It does not depend on the context: the batch computes it once per chunk."""
+    base = minmax_per_group(
+        cands["score"].to_numpy(dtype=float),
+        key_codes(cands["user"]),
+        constant=BASE_IF_EQUAL,
+        missing=BASE_IF_EQUAL,
+    )
+    return with_columns(cands, base=base)
 
-    ``targets``: ``user, target_tempo, target_valence``. Base is the artist score min-max
-    normalised per listener (1.0 when all of a listener's scores are equal), so the context
-    weights mean the same thing for every listener. Unknown values give :data:`NEUTRAL_SIM`.
+
+def score_tracks(cands: pd.DataFrame, targets: pd.DataFrame, ctx: ContextConfig) -> pd.DataFrame:
+    """Add the targets, Tempo_sim, Valence_sim, the weighted parts of Base (:func:`base_scores`)
+    and of both similarities, and ``final``, their exact sum.
+
+    ``targets``: ``user, target_tempo, target_valence``. Unknown values give
+    :data:`NEUTRAL_SIM`.
     """
     row = _positions(cands["user"], pd.Index(targets["user"]))
     target = {  # row -1 (listener without targets) reads the appended NaN
         col: np.append(targets[col].to_numpy(dtype=float), np.nan)[row]
         for col in ("target_tempo", "target_valence")
     }
-    base = minmax_per_group(
-        cands["score"].to_numpy(dtype=float),
-        _sorted_codes(cands["user"])[0],
-        constant=1.0,
-        missing=1.0,
-    )
     parts = _parts(
-        base,
+        cands["base"].to_numpy(dtype=float),
         cands["tempo"].to_numpy(dtype=float),
         cands["valence"].to_numpy(dtype=float),
         target["target_tempo"],
         target["target_valence"],
         ctx,
     )
-    return cands.assign(**target, base=base, **parts)
+    return with_columns(cands, **target, **parts)
 
 
 def _parts(

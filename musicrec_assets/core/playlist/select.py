@@ -1,21 +1,46 @@
-"""Selection steps over scored candidates: dedupe, cap per artist, take the top."""
+"""Selection steps over scored candidates: rank by score, dedupe, cap per artist, take the top.
+
+:func:`group_candidates` finds the groups the selection works within (same track, same song,
+same artist), which do not depend on the scores, so the batch finds them once for every
+context. :func:`rank_by_score` sorts once; the three filters then keep the order
+(``ranked=True``), as the batch calls them.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..grouping import (
-    cumcount,
-    dense_rank,
-    lexorder,
-    pack,
-    runs,
-)
-from .keys import _keys
+from ..grouping import cumcount, dense_rank, lexorder, pack, runs
+from .keys import codes_of, key_codes, with_columns
 from .tracks import normalise_titles
+
+# Columns of :func:`group_candidates`: dedupe's groups (-1: no other row) and the cap's group.
+GROUP_COLUMNS = ("same_track", "same_song", "listener_artist")
+
+
+def group_candidates(cands: pd.DataFrame) -> pd.DataFrame:
+    """Add :data:`GROUP_COLUMNS`: ``same_track`` numbers the rows sharing (listener, track id),
+    ``same_song`` those sharing (listener, artist, title; -1 where a row shares with none),
+    ``listener_artist`` numbers (listener, artist). Titles: ``title_key``, else
+    :func:`normalise_titles` of ``track_name``."""
+    if "title_key" in cands.columns:
+        title = cands["title_key"]
+    else:
+        title = normalise_titles(cands["track_name"]).fillna(cands["track_id"])
+    user, artist, track = codes_of(cands, "user", "artist", "track_id")
+    same = {}
+    for name, keys in (
+        ("same_track", [user, track]),
+        ("same_song", [user, artist, key_codes(title)]),
+    ):
+        order, start = runs(keys)
+        size = np.diff(np.append(np.flatnonzero(start), len(order)))
+        shared = np.repeat(size > 1, size)
+        group = np.full(len(order), -1, dtype=np.int64)
+        group[order[shared]] = (np.cumsum(start) - 1)[shared]
+        same[name] = group
+    return with_columns(cands, **same, listener_artist=dense_rank(pack([user, artist])))
 
 
 def _score_order(
@@ -51,93 +76,50 @@ def _score_order(
     return order
 
 
-def _by_score(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows in :func:`_score_order`."""
-    user, track, artist = _keys(df, "user", "track_id", "artist")
-    order = _score_order(user, df["final"].to_numpy(dtype=float), track, artist)
-    return df.take(order).reset_index(drop=True)
+def rank_by_score(cands: pd.DataFrame) -> pd.DataFrame:
+    """The rows best first within each listener (``final``; ties: track id, then artist)."""
+    user, track, artist = codes_of(cands, "user", "track_id", "artist")
+    order = _score_order(user, cands["final"].to_numpy(dtype=float), track, artist)
+    return cands.take(order).reset_index(drop=True)
 
 
 def dedupe(cands: pd.DataFrame, *, ranked: bool = False) -> pd.DataFrame:
     """Keep one row per song per listener: same track id, or same artist + normalised title.
 
     The best-scored version survives (a track featured under two recommended artists, or a
-    remaster next to its original). ``ranked=True``: ``cands`` is already in score order (the
-    output of this step and the next two is), which saves a sort over millions of batch rows.
+    remaster next to its original); rows sharing a track id first, then rows sharing a song
+    among those left. ``ranked=True``: ``cands`` is in :func:`rank_by_score` order already (the
+    output of this step and the next two is). Reads :func:`group_candidates`' columns when
+    present.
     """
-    df = cands if ranked else _by_score(cands)
-    if "title_key" not in df.columns:
-        df = df.assign(title_key=normalise_titles(df["track_name"]).fillna(df["track_id"]))
-    groups = _song_groups(*_keys(df, "user", "artist", "track_id", "title_key"))
-    return df[_unique_songs(groups, np.arange(len(df)))].reset_index(drop=True)
+    df = cands if ranked else rank_by_score(cands)
+    groups = df if "same_song" in df.columns else group_candidates(df)
+    keep = np.ones(len(df), dtype=bool)
+    for col in ("same_track", "same_song"):
+        group = groups[col].to_numpy()
+        rows = np.flatnonzero((group >= 0) & keep)  # in score order: the first is the best
+        keep[rows[~_first_of_group(group[rows])]] = False
+    return df[keep].reset_index(drop=True)
 
 
-def _song_groups(
-    user: np.ndarray, artist: np.ndarray, track: np.ndarray, title: np.ndarray
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The rows :func:`dedupe` may drop: those sharing (listener, track), then those sharing
-    (listener, artist, title), each as (rows grouped, group number). They do not depend on the
-    scores, so the batch finds them once for all contexts."""
-    groups = []
-    for keys in ([user, track], [user, artist, title]):
-        order, start = runs(keys)
-        size = np.diff(np.append(np.flatnonzero(start), len(order)))
-        shared = np.repeat(size > 1, size)
-        groups.append((order[shared], (np.cumsum(start) - 1)[shared]))
-    return groups
-
-
-def _unique_songs(groups: list[tuple[np.ndarray, np.ndarray]], rank: np.ndarray) -> np.ndarray:
-    """:func:`dedupe`'s rows to keep: in each group of :func:`_song_groups`, the row of lowest
-    ``rank`` (score order), the second grouping among the first's survivors."""
-    keep = np.ones(len(rank), dtype=bool)
-    for rows, group in groups:
-        alive = keep[rows]
-        rows, group = rows[alive], group[alive]
-        best = np.full(int(group.max(initial=-1)) + 1, len(rank))
-        np.minimum.at(best, group, rank[rows])
-        keep[rows[rank[rows] > best[group]]] = False
-    return keep
+def _first_of_group(group: np.ndarray) -> np.ndarray:
+    """True on the first row of each group number (the numbers are few and dense)."""
+    first = np.full(int(group.max(initial=-1)) + 1, len(group))
+    np.minimum.at(first, group, np.arange(len(group)))
+    return first[group] == np.arange(len(group))
 
 
 def cap_per_artist(cands: pd.DataFrame, cap: int = 2, *, ranked: bool = False) -> pd.DataFrame:
     """At most ``cap`` tracks per artist per listener, keeping each artist's best-scored ones."""
-    df = cands if ranked else _by_score(cands)
-    return df[_capped(_keys(df, "user", "artist"), cap)].reset_index(drop=True)
-
-
-def _capped(keys: Sequence[np.ndarray], cap: int) -> np.ndarray:
-    """:func:`cap_per_artist`'s rows to keep, over rows in score order."""
-    return cumcount(keys) < cap
+    df = cands if ranked else rank_by_score(cands)
+    if "listener_artist" in df.columns:
+        keys = [df["listener_artist"].to_numpy()]
+    else:
+        keys = codes_of(df, "user", "artist")
+    return df[cumcount(keys) < cap].reset_index(drop=True)
 
 
 def take_top(cands: pd.DataFrame, length: int, *, ranked: bool = False) -> pd.DataFrame:
     """The ``length`` best-scored tracks per listener: the playlist's content, before ordering."""
-    df = cands if ranked else _by_score(cands)
-    return df[_topped(*_keys(df, "user"), length)].reset_index(drop=True)
-
-
-def _topped(user: np.ndarray, length: int) -> np.ndarray:
-    """:func:`take_top`'s rows to keep, over rows in score order."""
-    return cumcount([user]) < length
-
-
-def _select(
-    user: np.ndarray,
-    track: np.ndarray,
-    artist: np.ndarray,
-    final: np.ndarray,
-    songs: list[tuple[np.ndarray, np.ndarray]],
-    pair: np.ndarray,
-    cap: int,
-    length: int,
-) -> np.ndarray:
-    """Rows of each playlist's content in score order: :func:`dedupe` (``songs``: its
-    :func:`_song_groups`), then :func:`cap_per_artist` (``pair``: a listener-artist number),
-    then :func:`take_top`, on arrays."""
-    rows = _score_order(user, final, track, artist)
-    rank = np.empty(len(rows), dtype=np.int64)
-    rank[rows] = np.arange(len(rows))
-    rows = rows[_unique_songs(songs, rank)[rows]]
-    rows = rows[_capped([pair[rows]], cap)]
-    return rows[_topped(user[rows], length)]
+    df = cands if ranked else rank_by_score(cands)
+    return df[cumcount(codes_of(df, "user")) < length].reset_index(drop=True)

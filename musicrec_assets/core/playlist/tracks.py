@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
 import pandas as pd
 
-from ..grouping import (
-    lexorder,
-)
-from .keys import _categorize
+from ..grouping import cumcount, dense_rank, lexorder, pack
+from .keys import codes_of, joint_codes, key_codes, labelled_codes
 
 TRACK_TABLE_COLUMNS: tuple[str, ...] = (
     "artist",
@@ -85,26 +84,71 @@ def artist_tracks(
     return pairs[list(TRACK_TABLE_COLUMNS)].reset_index(drop=True)
 
 
-def expand_tracks(recs: pd.DataFrame, track_table: pd.DataFrame) -> pd.DataFrame:
+def top_artists(recs: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Each listener's ``n`` best recommended artists by score (ties: artist), best first: the
+    artists whose tracks the playlist considers."""
+    user, artist = codes_of(recs, "user", "artist")
+    rows = _top_rows(user, recs["score"].to_numpy(dtype=float), artist, n)
+    return recs.take(rows).reset_index(drop=True)
+
+
+def _top_rows(user: np.ndarray, score: np.ndarray, artist: np.ndarray, n: int) -> np.ndarray:
+    """:func:`top_artists`' rows, in its order."""
+    top = lexorder([user, dense_rank(-score), artist])
+    return top[cumcount([user[top]]) < n]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackIndex:
+    """A track table's rows by artist code, for :func:`expand_tracks` over many listeners."""
+
+    by_artist: tuple[np.ndarray, ...]  # :func:`_artist_groups`
+    tie: np.ndarray  # each table row's place in (track id, artist) order
+
+
+def track_index(track_table: pd.DataFrame) -> TrackIndex:
+    """The :class:`TrackIndex` of a table whose artist codes are the recommendations' (integer
+    codes, or categoricals over the same sorted categories): the batch builds it once."""
+    artist, labels = labelled_codes(track_table["artist"])
+    n_artists = len(labels) if labels is not None else int(artist.max(initial=-1)) + 1
+    return _track_index(artist, key_codes(track_table["track_id"]), n_artists)
+
+
+def _track_index(artist: np.ndarray, track: np.ndarray, n_artists: int) -> TrackIndex:
+    tie = dense_rank(
+        pack([track, np.where((artist >= 0) & (artist < n_artists), artist, n_artists)])
+    )
+    return TrackIndex(_artist_groups(artist, n_artists), tie)
+
+
+def expand_tracks(
+    recs: pd.DataFrame, track_table: pd.DataFrame, *, index: TrackIndex | None = None
+) -> pd.DataFrame:
     """Each recommended (user, artist, score) → its artist's candidate tracks (exact key join).
 
-    Rows keep the order of ``recs``, each artist's tracks in table order (an inner merge's
-    order); later steps order by score with explicit tie-breaks.
+    Rows in (listener, track id, artist) order, the order in which the ranking breaks score
+    ties, so that it then sorts by score alone. ``index``: :func:`track_index` of
+    ``track_table``, when the keys are codes of one vocabulary (the batch expands every chunk of
+    listeners against one table).
     """
-    rec_artist, table_artist = _categorize([recs["artist"], track_table["artist"]])
-    rec_row, table_row = _expand(
-        rec_artist.cat.codes.to_numpy(),
-        _artist_groups(table_artist.cat.codes.to_numpy(), len(rec_artist.cat.categories)),
-    )
-    left = recs[["user", "artist", "score"]].iloc[rec_row].reset_index(drop=True)
-    right = track_table.drop(columns="artist").iloc[table_row].reset_index(drop=True)
+    if index is None:
+        rec_artist, table_artist, n_artists = joint_codes(recs["artist"], track_table["artist"])
+        index = _track_index(table_artist, key_codes(track_table["track_id"]), n_artists)
+    else:
+        rec_artist = key_codes(recs["artist"])
+    rec_row, table_row = _expand(rec_artist, index.by_artist)
+    order = lexorder([key_codes(recs["user"])[rec_row], index.tie[table_row]])
+    rec_row, table_row = rec_row[order], table_row[order]
+    left = recs[["user", "artist", "score"]].take(rec_row).reset_index(drop=True)
+    right = track_table.drop(columns="artist").take(table_row).reset_index(drop=True)
     return pd.concat([left, right], axis=1)
 
 
 def _artist_groups(table_artist: np.ndarray, n_artists: int) -> tuple[np.ndarray, ...]:
     """Table rows grouped by artist code (table order within each), and where each code's
-    group starts in that order and how long it is. Missing codes (-1) join nothing."""
-    rows = np.flatnonzero(table_artist >= 0)
+    group starts in that order and how long it is. Codes outside ``[0, n_artists)`` (missing)
+    join nothing."""
+    rows = np.flatnonzero((table_artist >= 0) & (table_artist < n_artists))
     order = rows[lexorder([table_artist[rows]])]
     count = np.bincount(table_artist[rows], minlength=n_artists)
     return order, np.cumsum(count) - count, count
@@ -113,7 +157,9 @@ def _artist_groups(table_artist: np.ndarray, n_artists: int) -> tuple[np.ndarray
 def _expand(rec_artist: np.ndarray, groups: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
     """(rec row, table row) of every match on artist code, in inner-merge order."""
     order, first, count = groups
-    per = np.where(rec_artist >= 0, count[np.maximum(rec_artist, 0)], 0)
+    known = (rec_artist >= 0) & (rec_artist < len(count))
+    at = np.where(known, rec_artist, 0)
+    per = np.where(known, count[at], 0)
     rec_row = np.repeat(np.arange(len(rec_artist)), per)
-    start = np.repeat(first[np.maximum(rec_artist, 0)] - (np.cumsum(per) - per), per)
+    start = np.repeat(first[at] - (np.cumsum(per) - per), per)
     return rec_row, order[start + np.arange(len(rec_row))]
