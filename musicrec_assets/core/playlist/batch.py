@@ -243,7 +243,7 @@ def _build_chunk(
     names = sorted(chosen)
     contexts = pd.CategoricalDtype(pd.Index(names))
     playlists = []
-    for name, ctx in chosen.items():
+    for ctx in chosen.values():
         target_tempo, target_valence = context_targets(own_tempo, own_valence, ctx)
         targets = pd.DataFrame(
             {"user": everyone, "target_tempo": target_tempo, "target_valence": target_valence}
@@ -256,12 +256,10 @@ def _build_chunk(
         playlist = scored.take(picked["row"].to_numpy())
         if cfg.tempo_smooth:
             playlist = tempo_smooth(playlist)
-        playlist = number_tracks(spread_artists(playlist))
-        context = pd.Categorical.from_codes(
-            np.full(len(playlist), names.index(name)), dtype=contexts
-        )
-        playlists.append(with_columns(playlist, context=context))
+        playlists.append(number_tracks(spread_artists(playlist)))
+    context = np.repeat([names.index(name) for name in chosen], [len(p) for p in playlists])
     out = pd.concat(playlists, ignore_index=True)
+    out = with_columns(out, context=pd.Categorical.from_codes(context, dtype=contexts))
     out = out.take(lexorder(codes_of(out, "user", "context", "rank")))
     out = because_artists(out, history_chunk, batch.profiles, space=batch.space)
     out = add_reasons(out)

@@ -139,9 +139,10 @@ def expand_tracks(
     rec_row, table_row = _expand(rec_artist, index.by_artist)
     order = lexorder([key_codes(recs["user"])[rec_row], index.tie[table_row]])
     rec_row, table_row = rec_row[order], table_row[order]
-    left = recs[["user", "artist", "score"]].take(rec_row).reset_index(drop=True)
-    right = track_table.drop(columns="artist").take(table_row).reset_index(drop=True)
-    return pd.concat([left, right], axis=1)
+    columns = {c: recs[c].array.take(rec_row) for c in ("user", "artist", "score")}
+    for c in track_table.columns.drop("artist"):
+        columns[c] = track_table[c].array.take(table_row)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _artist_groups(table_artist: np.ndarray, n_artists: int) -> tuple[np.ndarray, ...]:
