@@ -12,10 +12,10 @@ import pandas as pd
 from ..config import ContextConfig, PlaylistConfig
 from ..grouping import dense_rank, lexorder, pack, runs
 from ..parallel import ordered_map
-from .keys import _categorize, codes_of, with_columns
+from .keys import _categorize, codes_of, key_codes, with_columns
 from .order import number_tracks, spread_artists, tempo_smooth
 from .reasons import ArtistSpace, add_reasons, artist_space, because_artists
-from .score import base_scores, context_targets, listener_targets, score_tracks
+from .score import PARTS, base_scores, context_targets, listener_targets, score_tracks
 from .select import GROUP_COLUMNS, cap_per_artist, dedupe, group_candidates, rank_by_score, take_top
 from .tracks import TrackIndex, expand_tracks, top_artists, track_index
 
@@ -195,9 +195,12 @@ def _prepare(
     )
 
 
-# The columns the selection steps read: the batch selects on these alone, then takes the
-# chosen rows' other columns (a sort of every column of ~600k rows per context costs more).
+# The columns the selection steps read: the batch selects on these alone, as integer codes in
+# one block (4x faster to sort and filter than categoricals), then takes the chosen rows' other
+# columns (a sort of every column of ~600k rows per context costs more).
 _SELECTION_COLUMNS = ["row", "user", "artist", "track_id", "final", *GROUP_COLUMNS]
+# The columns the ordering and reason steps and the output need of a scored row.
+_PLAYLIST_SOURCE = ["user", "artist", "track_id", "track_name", "tempo", "valence", "base"]
 
 
 def _build_chunk(
@@ -223,7 +226,8 @@ def _build_chunk(
                 ),
                 "artist": pd.Categorical.from_codes(part["artist"][rows], dtype=batch.artists),
                 values: part[values][rows],
-            }
+            },
+            copy=False,
         )
 
     recs_chunk = chunk_frame(batch.recs, recs, "score")
@@ -246,14 +250,16 @@ def _build_chunk(
     for ctx in chosen.values():
         target_tempo, target_valence = context_targets(own_tempo, own_valence, ctx)
         targets = pd.DataFrame(
-            {"user": everyone, "target_tempo": target_tempo, "target_valence": target_valence}
+            {"user": everyone, "target_tempo": target_tempo, "target_valence": target_valence},
+            copy=False,
         )
         scored = score_tracks(cands, targets, ctx)
-        picked = rank_by_score(scored[_SELECTION_COLUMNS])
+        picked = rank_by_score(_coded(scored, _SELECTION_COLUMNS))
         picked = dedupe(picked, ranked=True)
         picked = cap_per_artist(picked, cap, ranked=True)
         picked = take_top(picked, length, ranked=True)
-        playlist = scored.take(picked["row"].to_numpy())
+        source = [*_PLAYLIST_SOURCE, "target_tempo", "target_valence", *PARTS]
+        playlist = _view(scored, source).take(picked["row"].to_numpy())
         if cfg.tempo_smooth:
             playlist = tempo_smooth(playlist)
         playlists.append(number_tracks(spread_artists(playlist)))
@@ -278,6 +284,19 @@ def _build_chunk(
     values = {c: out[c].to_numpy() for c in PLAYLIST_COLUMNS if c not in text}
     values.update(text)
     return {c: values[c] for c in ("user", "context", *PLAYLIST_COLUMNS)}
+
+
+def _view(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``df[columns]`` without copying (a column list copies every column)."""
+    return pd.DataFrame({c: df[c].array for c in columns}, copy=False)
+
+
+def _coded(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The columns with categoricals as their codes (sorted categories: same order), copied into
+    one integer block."""
+    return pd.DataFrame(
+        {c: key_codes(df[c]) if df[c].dtype == "category" else df[c].to_numpy() for c in columns}
+    )
 
 
 def _strings(labels: pd.Index) -> pd.api.extensions.ExtensionArray:

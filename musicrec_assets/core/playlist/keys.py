@@ -55,7 +55,7 @@ def with_columns(df: pd.DataFrame, **columns: Any) -> pd.DataFrame:
     handling the bulk of a small chunk's time (the page's one listener)."""
     if len(columns) < 3 or any(c in df.columns for c in columns):
         return df.assign(**columns)  # as fast for one or two
-    return pd.concat([df, pd.DataFrame(columns, index=df.index)], axis=1)
+    return pd.concat([df, pd.DataFrame(columns, index=df.index, copy=False)], axis=1)
 
 
 def codes_of(df: pd.DataFrame, *cols: str) -> list[np.ndarray]:

@@ -14,6 +14,8 @@ from .reasons import SIMILARITY_FEATURES
 
 TEMPO_SCALE = 80.0  # BPM difference at which Tempo_sim reaches 0 (architecture: Playlist scoring)
 NEUTRAL_SIM = 0.5  # similarity given when the track's or the target's value is unknown
+# The columns :func:`score_tracks` adds besides the targets.
+PARTS = ("tempo_sim", "valence_sim", "base_part", "tempo_part", "valence_part", "final")
 BASE_IF_EQUAL = 1.0  # Base of a listener whose scores are all equal: every track is their best
 
 

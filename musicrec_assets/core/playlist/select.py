@@ -99,7 +99,12 @@ def dedupe(cands: pd.DataFrame, *, ranked: bool = False) -> pd.DataFrame:
         group = groups[col].to_numpy()
         rows = np.flatnonzero((group >= 0) & keep)  # in score order: the first is the best
         keep[rows[~_first_of_group(group[rows])]] = False
-    return df[keep].reset_index(drop=True)
+    return _kept(df, keep)
+
+
+def _kept(df: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The rows where ``keep`` is True, renumbered (no copy when all are)."""
+    return (df if keep.all() else df[keep]).reset_index(drop=True)
 
 
 def _first_of_group(group: np.ndarray) -> np.ndarray:
@@ -116,10 +121,10 @@ def cap_per_artist(cands: pd.DataFrame, cap: int = 2, *, ranked: bool = False) -
         keys = [df["listener_artist"].to_numpy()]
     else:
         keys = codes_of(df, "user", "artist")
-    return df[cumcount(keys) < cap].reset_index(drop=True)
+    return _kept(df, cumcount(keys) < cap)
 
 
 def take_top(cands: pd.DataFrame, length: int, *, ranked: bool = False) -> pd.DataFrame:
     """The ``length`` best-scored tracks per listener: the playlist's content, before ordering."""
     df = cands if ranked else rank_by_score(cands)
-    return df[cumcount(codes_of(df, "user")) < length].reset_index(drop=True)
+    return _kept(df, cumcount(codes_of(df, "user")) < length)
