@@ -131,6 +131,7 @@ class _Batch:
 
     users: pd.Index  # listeners in recs, sorted: a chunk's listeners are a slice of it
     artists: pd.CategoricalDtype  # every artist in recs or history, sorted
+    labels: dict[str, pd.api.extensions.ExtensionArray]  # user, artist... as output strings
     recs: dict[str, np.ndarray]  # user, artist codes and score, grouped by listener
     history: dict[str, np.ndarray]  # user, artist codes and plays, grouped by listener
     profiles: pd.DataFrame  # artist_profiles rows of those artists (artist: categorical)
@@ -192,6 +193,12 @@ def _prepare(
         space=artist_space(prof),
         tracks=tracks,
         track_index=track_index(tracks),
+        labels={  # once, not per chunk: 360k listeners, 3M track ids
+            "user": _strings(users.categories),
+            "artist": _strings(artists.categories),
+            "track_id": _strings(tracks["track_id"].cat.categories),
+            "track_name": _strings(tracks["track_name"].cat.categories),
+        },
     )
 
 
@@ -270,17 +277,18 @@ def _build_chunk(
     out = because_artists(out, history_chunk, batch.profiles, space=batch.space)
     out = add_reasons(out)
 
-    def labels(col: str, strings: pd.api.extensions.ExtensionArray, offset: int = 0) -> Any:
-        return _labels(strings, out[col].array.codes.astype(np.int64) + offset)
-
+    strings = {**batch.labels, "context": _strings(contexts.categories)}
     text = {
-        "user": labels("user", _strings(batch.users), listeners.start),
-        "context": labels("context", _strings(contexts.categories)),
-        "track_id": labels("track_id", _strings(batch.tracks["track_id"].cat.categories)),
-        "track_name": labels("track_name", _strings(batch.tracks["track_name"].cat.categories)),
-        "artist": labels("artist", _strings(batch.artists.categories)),
-        "reason": out["reason"].array,
+        col: _labels(strings[col], out[col].array.codes.astype(np.int64) + offset)
+        for col, offset in (
+            ("user", listeners.start),
+            ("context", 0),
+            ("track_id", 0),
+            ("track_name", 0),
+            ("artist", 0),
+        )
     }
+    text["reason"] = out["reason"].array
     values = {c: out[c].to_numpy() for c in PLAYLIST_COLUMNS if c not in text}
     values.update(text)
     return {c: values[c] for c in ("user", "context", *PLAYLIST_COLUMNS)}

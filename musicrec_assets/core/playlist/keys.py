@@ -1,4 +1,5 @@
-"""Key columns as integer codes in string order: what the steps' kernels take.
+"""Key columns as integer codes in string order (what the kernels take), and the frame helper
+the steps share.
 
 Every step reads its key columns (``user``, ``artist``, ``track_id``...) through
 :func:`key_codes`, so one step accepts the three encodings it meets: plain strings (tiny test
