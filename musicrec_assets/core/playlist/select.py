@@ -20,9 +20,9 @@ GROUP_COLUMNS = ("same_track", "same_song", "listener_artist")
 
 
 def group_candidates(cands: pd.DataFrame) -> pd.DataFrame:
-    """Add :data:`GROUP_COLUMNS`: ``same_track`` numbers the rows sharing (listener, track id),
-    ``same_song`` those sharing (listener, artist, title; -1 where a row shares with none),
-    ``listener_artist`` numbers (listener, artist). Titles: ``title_key``, else
+    """Add :data:`GROUP_COLUMNS`: ``same_track`` numbers the rows sharing (listener, track id)
+    and ``same_song`` those sharing (listener, artist, title), both -1 on a row that shares with
+    none; ``listener_artist`` numbers (listener, artist). Titles: ``title_key``, else
     :func:`normalise_titles` of ``track_name``."""
     if "title_key" in cands.columns:
         title = cands["title_key"]
