@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -189,6 +190,47 @@ def test_expansion_by_artist_id_never_by_name_substring() -> None:
     assert "Nobody" not in set(out["artist"])  # no Spotify id: no tracks, no guessing
 
 
+def test_top_artists_keeps_each_listeners_best_ties_by_artist() -> None:
+    recs = pd.DataFrame(
+        {
+            "user": ["v", "u", "u", "u", "u", "v"],
+            "artist": ["A", "C", "B", "A", "D", "B"],
+            "score": [0.1, 0.5, 0.9, 0.5, 0.2, 0.3],
+        }
+    )
+    out = pl.top_artists(recs, 2)
+    assert list(zip(out["user"], out["artist"], strict=True)) == [
+        ("u", "B"),
+        ("u", "A"),  # 0.5 tie with C: artist order
+        ("v", "B"),
+        ("v", "A"),
+    ]
+
+
+def test_expand_tracks_rows_are_in_tie_break_order() -> None:
+    """(listener, track id, artist): the ranking then sorts by score alone."""
+    table = pd.DataFrame(
+        {
+            "artist": ["B", "A", "A", "C"],
+            "track_id": ["t2", "t9", "t2", "t1"],
+            "title_key": ["x", "y", "x", "z"],
+        }
+    )
+    recs = pd.DataFrame({"user": ["v", "u", "u"], "artist": ["A", "B", "A"], "score": [1, 2, 3]})
+    out = pl.expand_tracks(recs, table)
+    assert list(zip(out["user"], out["track_id"], out["artist"], strict=True)) == [
+        ("u", "t2", "A"),
+        ("u", "t2", "B"),  # the same track under two recommended artists
+        ("u", "t9", "A"),
+        ("v", "t2", "A"),
+        ("v", "t9", "A"),
+    ]
+    coded = table.astype({"artist": pd.CategoricalDtype(["A", "B", "C", "D"])})
+    recs_coded = recs.astype({"artist": coded["artist"].dtype})
+    with_index = pl.expand_tracks(recs_coded, coded, index=pl.track_index(coded))
+    pd.testing.assert_frame_equal(with_index.astype({"artist": "str"}), out)
+
+
 def test_artist_tracks_keeps_most_popular_distinct_songs_deterministically() -> None:
     tracks = make_tracks(
         [
@@ -261,7 +303,7 @@ def scored_example() -> pd.DataFrame:
         {"user": ["u", "v"], "target_tempo": [100.0, np.nan], "target_valence": [0.5, 0.5]}
     )
     ctx = ContextConfig(w_base=0.5, w_tempo=0.3, w_valence=0.2)
-    return pl.score_tracks(cands, targets, ctx)
+    return pl.score_tracks(pl.base_scores(cands), targets, ctx)
 
 
 def test_score_parts_add_up_to_final() -> None:
@@ -279,6 +321,27 @@ def test_score_parts_add_up_to_final() -> None:
     v = df[df["user"] == "v"].iloc[0]
     assert v["base"] == 1.0  # a single score normalises to 1
     assert v["tempo_sim"] == pl.NEUTRAL_SIM  # unknown target: neutral
+
+
+def test_base_is_per_listener_min_max() -> None:
+    cands = pd.DataFrame({"user": ["u", "u", "u", "v", "w", "w"], "score": [3, 1, 2, 5, np.nan, 1]})
+    assert pl.base_scores(cands)["base"].tolist() == [1.0, 0.0, 0.5, 1.0, 1.0, 1.0]
+
+
+def test_group_candidates_numbers_repeats() -> None:
+    df = pd.DataFrame(
+        {
+            "user": ["u", "u", "u", "v", "u"],
+            "artist": ["A", "B", "A", "A", "A"],
+            "track_id": ["t1", "t1", "t2", "t1", "t3"],
+            "title_key": ["x", "x", "x", "x", "y"],
+        }
+    )
+    out = pl.group_candidates(df)
+    track, song, pair = (out[c].tolist() for c in pl.GROUP_COLUMNS)
+    assert track[0] == track[1] >= 0 and track[2:] == [-1, -1, -1]  # v's t1 is another listener's
+    assert song[0] == song[2] >= 0 and song[1] == song[3] == song[4] == -1
+    assert pair[0] == pair[2] == pair[4] and len({pair[0], pair[1], pair[3]}) == 3
 
 
 def test_dedupe_keeps_best_version() -> None:
@@ -353,6 +416,11 @@ def test_spread_artists_prefers_current_order() -> None:
     assert pl.spread_artists(forced)["artist"].tolist() == ["A", "B", "A", "A"]  # best possible
 
 
+def test_number_tracks_counts_from_one_per_listener() -> None:
+    df = pd.DataFrame({"user": ["u", "u", "v", "u"], "track_id": list("abcd")})
+    assert pl.number_tracks(df)["rank"].tolist() == [1, 2, 1, 3]
+
+
 def test_tempo_smooth_starts_at_median_and_reduces_jumps() -> None:
     tempos = [60.0, 180.0, 100.0, 140.0, 120.0, np.nan]  # unknown = median
     df = pd.DataFrame(
@@ -383,6 +451,20 @@ def test_because_artist_is_the_most_similar_top_artist() -> None:
     pairs = pd.DataFrame({"user": ["u"], "artist": ["Rec"]})
     out = pl.because_artists(pairs, history, prof)
     assert out["because"].tolist() == ["Calm"]  # not simply the most played
+
+
+def test_because_artists_explains_every_row(world: dict[str, pd.DataFrame]) -> None:
+    rows = pd.DataFrame(
+        {"user": ["u1", "u2", "u1", "nobody"], "artist": ["Fast C", "Slow C", "Fast C", "Fast C"]}
+    )
+    out = pl.because_artists(rows, world["history"], world["profiles"])
+    assert out["because"].iloc[0] == out["because"].iloc[2] == "Fast A"  # same pair, same reason
+    assert out["because"].iloc[1] == "Slow B"
+    assert pd.isna(out["because"].iloc[3])  # no history: nothing to explain with
+    space = pl.artist_space(world["profiles"])
+    pd.testing.assert_frame_equal(
+        pl.because_artists(rows, world["history"], world["profiles"], space=space), out
+    )
 
 
 def test_add_reasons_reads_well() -> None:
@@ -426,6 +508,45 @@ def test_build_playlists_shape_and_rules(world: dict[str, pd.DataFrame]) -> None
         assert np.allclose(
             part[["base_part", "tempo_part", "valence_part"]].sum(axis=1), part["final"]
         )
+
+
+def documented_steps() -> list[str]:
+    """The steps the package docstring lists, in order: the functions named before each
+    numbered line's dash, and the context targets named between the lists."""
+    names = []
+    for line in (pl.__doc__ or "").splitlines():
+        line = line.strip()
+        if re.match(r"\d+\.", line) or line.startswith("then for each context"):
+            names += re.findall(r":func:`(\w+)`", line.split(" — ")[0])
+    return names
+
+
+def test_the_batch_runs_every_documented_step(
+    world: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented steps are the code that runs: each is called by the batch, as is."""
+    from musicrec_assets.core.playlist import batch
+
+    steps = documented_steps()
+    assert steps[:3] == ["top_artists", "expand_tracks", "base_scores"]
+    assert steps[-2:] == ["because_artists", "add_reasons"] and len(steps) == 16
+    calls: list[str] = []
+    for name in steps:
+        assert name in pl.__all__, name
+        step = getattr(batch, name)
+        assert step is getattr(pl, name), name  # the public function itself, not a copy
+
+        def counted(*args, _step=step, _name=name, **kwargs):
+            calls.append(_name)
+            return _step(*args, **kwargs)
+
+        monkeypatch.setattr(batch, name, counted)
+    expected = build_all(world, cfg=PlaylistConfig(length=6, tempo_smooth=True))
+    monkeypatch.undo()
+    assert set(calls) == set(steps)
+    pd.testing.assert_frame_equal(
+        expected, build_all(world, cfg=PlaylistConfig(length=6, tempo_smooth=True))
+    )
 
 
 def test_workout_is_faster_and_brighter_than_chill(world: dict[str, pd.DataFrame]) -> None:
@@ -624,7 +745,7 @@ def test_ranking_steps_match_a_pandas_reference(presorted: bool) -> None:
     if presorted:
         df = df.sort_values(["user", "track_id", "artist"]).reset_index(drop=True)
     expected = pandas_reference(df, cap=2, length=5)
-    ranked = pl._by_score(df)
+    ranked = pl.rank_by_score(df)
     pd.testing.assert_frame_equal(ranked, expected["ranked"])
     deduped = pl.dedupe(ranked, ranked=True)
     pd.testing.assert_frame_equal(deduped, expected["deduped"])
@@ -632,6 +753,47 @@ def test_ranking_steps_match_a_pandas_reference(presorted: bool) -> None:
     pd.testing.assert_frame_equal(capped, expected["capped"])
     pd.testing.assert_frame_equal(pl.take_top(capped, 5, ranked=True), expected["top"])
     pd.testing.assert_frame_equal(pl.dedupe(df), expected["deduped"])
+    grouped = pl.dedupe(pl.rank_by_score(pl.group_candidates(df)), ranked=True)
+    pd.testing.assert_frame_equal(grouped.drop(columns=list(pl.GROUP_COLUMNS)), expected["deduped"])
+    capped = pl.cap_per_artist(grouped, 2, ranked=True).drop(columns=list(pl.GROUP_COLUMNS))
+    pd.testing.assert_frame_equal(capped, expected["capped"])
+
+
+@pytest.mark.parametrize(
+    "encoding", ["sorted categorical", "unsorted categorical", "integer codes"]
+)
+def test_steps_read_every_key_encoding_alike(encoding: str) -> None:
+    """Strings, categoricals (their codes when the categories are sorted) and integer codes (as
+    they are) order and group rows the same way."""
+    rng = np.random.default_rng(4)
+    n = 500
+    df = pd.DataFrame(
+        {
+            "user": rng.choice([f"u{i}" for i in range(12)], n),
+            "artist": rng.choice(list("ABCDE"), n),
+            "track_id": rng.choice([f"t{i:02d}" for i in range(30)], n),
+            "title_key": rng.choice(["x", "y"], n),
+            "tempo": rng.choice([90.0, 120.0, np.nan], n),
+            "final": rng.choice([0.2, 0.5, np.nan], n),
+        }
+    ).drop_duplicates(["user", "track_id", "artist"])
+    keys = ["user", "artist", "track_id", "title_key"]
+    if encoding == "sorted categorical":
+        coded = df.astype({c: pd.CategoricalDtype(sorted(df[c].unique())) for c in keys})
+    elif encoding == "unsorted categorical":  # recoded in string order
+        labels = {c: [*sorted(df[c].unique(), reverse=True), "unused"] for c in keys}
+        coded = df.astype({c: pd.CategoricalDtype(labels[c]) for c in keys})
+    else:
+        coded = df.assign(**{c: pd.factorize(df[c], sort=True)[0] for c in keys})
+    for step in (
+        lambda f: pl.rank_by_score(f),
+        lambda f: pl.take_top(pl.cap_per_artist(pl.dedupe(f), 2), 4),
+        lambda f: pl.spread_artists(pl.tempo_smooth(f)),
+        lambda f: pl.number_tracks(f),
+        lambda f: pl.group_candidates(f),
+    ):
+        plain, other = step(df.assign(row=range(len(df)))), step(coded.assign(row=range(len(df))))
+        pd.testing.assert_frame_equal(plain.drop(columns=keys), other.drop(columns=keys))
 
 
 def greedy_spread(artists: list[str]) -> list[int]:
