@@ -71,7 +71,12 @@ def playlists(
     cfg = musicrec.load()
     profiles = playlist.artist_profiles(artist_catalog, artist_vectors)
     chunks = playlist.iter_playlists(
-        reranked_topk, interaction_splits, profiles, artist_tracks, cfg.playlist
+        reranked_topk,
+        interaction_splits,
+        profiles,
+        artist_tracks,
+        cfg.playlist,
+        workers=cfg.num_threads,
     )
     summary = playlist.PlaylistSummary()
     folder = writable_dir(cfg.storage_dir, context.run.run_id, dict(context.run.tags))
