@@ -154,3 +154,20 @@ def test_minmax_per_group_matches_pandas(seed: int, constant: float, missing: fl
     np.testing.assert_array_equal(out, minmax_reference(values, group, constant, missing))
     known = ~np.isnan(out)
     assert ((out[known] >= 0) & (out[known] <= 1)).all()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_set_operations_match_numpy_and_pandas(seed):
+    """keys_in / sorted_in are np.isin, duplicate_count is duplicated().sum(), group_sizes is
+    groupby().size() in key order, on int64 keys with repeats, huge values and empty pools."""
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([rng.integers(0, 50, 400), rng.integers(0, 2**62, 20)])
+    pool = np.concatenate([rng.integers(0, 50, 30), values[-5:]])
+    assert grouping.keys_in(values, pool).tolist() == np.isin(values, pool).tolist()
+    assert not grouping.keys_in(values, pool[:0]).any()
+    got = grouping.sorted_in(np.sort(values), np.sort(pool))
+    assert got.tolist() == np.isin(np.sort(values), pool).tolist()
+    assert grouping.duplicate_count(values) == int(pd.Series(values).duplicated().sum())
+    expected = pd.Series(values).groupby(values).size().to_numpy()
+    assert grouping.group_sizes(values).tolist() == expected.tolist()
+    assert grouping.group_sizes(values[:0]).tolist() == []

@@ -3,15 +3,13 @@
 import numpy as np
 import pandas as pd
 
+from musicrec_assets.core import grouping
 from musicrec_assets.core.ids import (
     as_sorted_categorical,
     codes_in,
-    duplicate_count,
     factorize_sorted,
     frame_keys,
-    keys_in,
     shared_codes,
-    sorted_in,
 )
 
 VALUES = ["b", "a", "Zed", "b", "é", "a", "ß", "10", "9"]
@@ -72,16 +70,6 @@ def test_frame_keys_agree_across_encodings_and_missing_values_match_each_other()
     ]:
         lk, rk = frame_keys([a, b])
         assert (lk[:, None] == rk[None, :]).tolist() == expected
-        assert keys_in(lk, rk).tolist() == [True, True, True, False]
+        assert grouping.keys_in(lk, rk).tolist() == [True, True, True, False]
     (codes,), vocab = shared_codes([pd.Series(pd.Categorical(["b", None], categories=["a", "b"]))])
     assert codes.tolist() == [1, -1] and vocab.tolist() == ["a", "b"]
-
-
-def test_keys_in_sorted_in_and_duplicate_count_match_numpy_and_pandas():
-    rng = np.random.default_rng(3)
-    values, pool = rng.integers(0, 50, 400), rng.integers(0, 50, 30)
-    assert keys_in(values, pool).tolist() == np.isin(values, pool).tolist()
-    assert not keys_in(values, pool[:0]).any()
-    got = sorted_in(np.sort(values), np.sort(pool))
-    assert got.tolist() == np.isin(np.sort(values), pool).tolist()
-    assert duplicate_count(values) == int(pd.Series(values).duplicated().sum())

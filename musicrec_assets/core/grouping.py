@@ -11,7 +11,9 @@ and checked against a pandas/NumPy reference in ``test_grouping.py``:
 - ``lexorder``: stable lexicographic argsort (``np.lexsort`` with the first key most significant);
 - ``runs``, ``cumcount``, ``first_rows``: groups of equal keys, as ``groupby(sort=False)``;
 - ``minmax_per_group``: per-group min-max scaling, the caller choosing the value of constant
-  groups and of missing values (the playlist and the blend use different ones).
+  groups and of missing values (the playlist and the blend use different ones);
+- ``keys_in`` / ``sorted_in``: ``np.isin`` of int64 keys by sorting; ``duplicate_count``: rows
+  whose key appeared before (``duplicated().sum()``); ``group_sizes``: rows per key.
 
 Every kernel was measured against the library calls that give the same bytes
 (``benchmarks/bench_grouping.py``, 1M rows, best of 7, 2026-12-08) and is kept because each of
@@ -142,15 +144,61 @@ def minmax_per_group(
 
     Minimum and maximum skip NaN, as pandas' grouped min/max do. Rows of a group whose known
     values are all equal (or that has none) get ``constant``; NaN rows get ``missing`` (None:
-    they stay NaN). The playlist's Base uses 1.0 for both, the blend 0.5 and None. Grouped
-    ``transform("min"/"max")`` gives the same bytes in 18.5 ms vs 14.9 ms at 1M rows.
+    they stay NaN). The playlist's Base uses 1.0 for both, the blend 0.5 and None. Segment
+    reductions over rows grouped by :func:`runs` (no sort when already grouped, as both callers'
+    rows are): grouped ``transform("min"/"max")`` gives the same bytes in 18.5 ms vs 14.9 ms at
+    1M rows, and ``np.fmin.at`` scatter took twice as long on the blend's 4M rows.
     """
-    low = np.full(int(group.max(initial=0)) + 1, np.nan)
-    high = low.copy()
-    np.fmin.at(low, group, values)
-    np.fmax.at(high, group, values)
-    low, span = low[group], high[group] - low[group]
+    n = len(values)
+    if not n:
+        return np.empty(0)
+    grouped = bool((group[1:] >= group[:-1]).all())
+    if grouped:
+        xs, starts = values, np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    else:
+        order, start = runs([group])
+        xs, starts = values[order], np.flatnonzero(start)
+    counts = np.diff(np.append(starts, n))
+    low = np.repeat(np.fmin.reduceat(xs, starts), counts)
+    span = np.repeat(np.fmax.reduceat(xs, starts), counts) - low
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(span > 0, (values - low) / span, constant)
-    out[np.isnan(values)] = np.nan if missing is None else missing
+        out = np.where(span > 0, (xs - low) / span, constant)
+    out[np.isnan(xs)] = np.nan if missing is None else missing
+    if grouped:
+        return out
+    result = np.empty_like(out)
+    result[order] = out
+    return result
+
+
+def keys_in(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin(values, pool)`` for int64 keys. At 17.5M keys NumPy 2.4's ``isin`` (a hash-based
+    ``np.unique`` inside) takes 30-40 s, and so does a binary search of unsorted values (a cache
+    miss per step); sorting both sides first takes ~3 s. ``pyarrow.compute.is_in`` gives the same
+    answer in 867 ms vs 623 ms at 5M keys (``bench_grouping.py``)."""
+    order = np.argsort(values)
+    out = np.empty(len(values), dtype=bool)
+    out[order] = sorted_in(values[order], np.sort(pool))
     return out
+
+
+def sorted_in(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin(values, pool)`` when both are sorted: one sequential binary search."""
+    if not len(pool):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(pool, values), len(pool) - 1)
+    return pool[pos] == values
+
+
+def duplicate_count(keys: np.ndarray) -> int:
+    """Rows whose key appeared on an earlier row (``duplicated().sum()``), by one sort."""
+    ordered = np.sort(keys)
+    return int(np.count_nonzero(ordered[1:] == ordered[:-1]))
+
+
+def group_sizes(keys: np.ndarray) -> np.ndarray:
+    """The number of rows of each distinct key, in key order (``groupby(keys).size()``), by one
+    sort: hash-grouping three string columns of 36M playlist rows was the slow part of a check."""
+    ordered = np.sort(keys)
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else ordered
+    return np.diff(np.r_[starts, len(ordered)])

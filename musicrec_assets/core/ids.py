@@ -143,27 +143,3 @@ def frame_keys(
             k += c
             k += 1  # missing (-1) becomes 0
     return keys
-
-
-def keys_in(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """``np.isin(values, pool)`` for int64 keys. At 17.5M keys NumPy 2.4's ``isin`` (a hash-based
-    ``np.unique`` inside) takes 30-40 s, and so does a binary search of unsorted values (a cache
-    miss per step); sorting both sides first takes ~3 s."""
-    order = np.argsort(values)
-    out = np.empty(len(values), dtype=bool)
-    out[order] = sorted_in(values[order], np.sort(pool))
-    return out
-
-
-def sorted_in(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """``np.isin(values, pool)`` when both are sorted: one sequential binary search."""
-    if not len(pool):
-        return np.zeros(len(values), dtype=bool)
-    pos = np.minimum(np.searchsorted(pool, values), len(pool) - 1)
-    return pool[pos] == values
-
-
-def duplicate_count(keys: np.ndarray) -> int:
-    """Rows whose key appeared on an earlier row (``duplicated().sum()``), by one sort."""
-    ordered = np.sort(keys)
-    return int(np.count_nonzero(ordered[1:] == ordered[:-1]))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-# Combining marks left behind by NFKD decomposition (accents, umlauts, cedillas...).
-_COMBINING = r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+# Combining marks left behind by NFKD decomposition (accents, umlauts, cedillas...): removed
+# from artist names here and from track titles (playlist.tracks.normalise_titles).
+COMBINING_MARKS = r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
 
 
 def normalise_names(names: pd.Series) -> pd.Series:
@@ -20,7 +21,7 @@ def normalise_names(names: pd.Series) -> pd.Series:
     uniques = pd.Series(names.dropna().unique(), dtype=object)
     if uniques.empty:
         return pd.Series(pd.NA, index=names.index, dtype=object)
-    base = uniques.astype(str).str.normalize("NFKD").str.replace(_COMBINING, "", regex=True)
+    base = uniques.astype(str).str.normalize("NFKD").str.replace(COMBINING_MARKS, "", regex=True)
     folded = base.str.casefold().str.strip()
     key = (
         folded.str.replace("&", " and ", regex=False)

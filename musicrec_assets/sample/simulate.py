@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.grouping import cumcount
 from .draws import _draw, _rng, _segment_cdf
 from .listeners import Listeners
 from .params import (
@@ -29,16 +30,6 @@ from .world import SampleWorld
 
 _CHUNK_PAIRS = 1_500_000  # library slots simulated (and scrobbles written) per chunk of listeners
 _CHUNK_SCROBBLES = 3_000_000
-
-
-def _rank_within(groups: np.ndarray) -> np.ndarray:
-    """0-based position of each element inside its run of equal (sorted) group values."""
-    n = len(groups)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    start = np.r_[True, groups[1:] != groups[:-1]]
-    first = np.maximum.accumulate(np.where(start, np.arange(n), 0))
-    return np.arange(n) - first
 
 
 @dataclass
@@ -168,7 +159,7 @@ def _library(
     drawn = np.zeros(len(users), dtype=np.int64)
     for attempt in range(8):
         who = np.repeat(need, counts)
-        step = _rank_within(who) + drawn[who]
+        step = cumcount([who]) + drawn[who]
         progress = np.minimum(1.0, (step + 0.5) / horizon[who])
         widen = 0.0 if attempt < 2 else 0.15 * (attempt - 1)
         draws = _library_draws(world, tables, taste_cdf, need, counts, progress, widen, rng)
@@ -188,7 +179,7 @@ def _library(
     _, first = np.unique(who * n_art + art, return_index=True)
     first = np.sort(first)  # draw order
     order = first[np.argsort(who[first], kind="stable")]
-    rank = _rank_within(who[order])
+    rank = cumcount([who[order]])
     keep = rank < target[who[order]]
     order, rank = order[keep], rank[keep]
     who = who[order]

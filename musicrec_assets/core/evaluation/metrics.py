@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from ..ids import codes_in, frame_keys, keys_in, sorted_codes, vocab_of
+from ..grouping import keys_in
+from ..ids import codes_in, frame_keys, sorted_codes, vocab_of
 
 METRICS: tuple[str, ...] = ("precision", "recall", "map", "ndcg", "hit_rate")
 
@@ -125,21 +127,29 @@ def evaluate_topk(
     return out
 
 
-def _bootstrap_means(values: np.ndarray, n: int, seed: int, chunk: int = 50) -> np.ndarray:
-    """Means of ``n`` resamples of ``values`` with replacement (memory ``chunk × len``)."""
-    rng = np.random.default_rng(seed)
-    means = np.empty(n)
-    for start in range(0, n, chunk):
-        size = min(chunk, n - start)
-        idx = rng.integers(0, len(values), size=(size, len(values)))
-        means[start : start + size] = values[idx].mean(axis=1)
-    return means
+def _bootstrap_means(values: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Means of ``n`` resamples of ``values`` with replacement (``values``: two or more).
+
+    ``scipy.stats.bootstrap``'s resampling, 50 resamples at a time (memory ``50 × len``): the
+    same draws and speed as the loop it replaced. The intervals below take ``np.percentile`` of
+    these means rather than scipy's own interval, which differs in the last bit and would change
+    the report's bytes.
+    """
+    return stats.bootstrap(
+        (values,),
+        np.mean,
+        n_resamples=n,
+        batch=50,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+        vectorized=True,
+    ).bootstrap_distribution
 
 
 def bootstrap_ci(values: np.ndarray, n: int, seed: int, *, level: float = 0.95) -> list[float]:
     """Percentile bootstrap interval of the mean over users (resampling users with replacement)."""
     values = np.asarray(values, dtype=np.float64)
-    if not len(values) or n <= 0:
+    if len(values) < 2 or n <= 0:  # one value: every resample is that value
         mean = float(values.mean()) if len(values) else 0.0
         return [mean, mean]
     tail = (1.0 - level) / 2.0 * 100.0
@@ -157,7 +167,7 @@ def paired_bootstrap(
     matching upper bound, and the share of resamples in which ``a`` wins.
     """
     diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    if not len(diff) or n <= 0:
+    if len(diff) < 2 or n <= 0:  # one listener: every resample is that listener
         mean = float(diff.mean()) if len(diff) else 0.0
         return {"diff": mean, "lower": mean, "upper": mean, "p_better": float(mean > 0)}
     means = _bootstrap_means(diff, n, seed)

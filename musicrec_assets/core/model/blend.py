@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.metrics import evaluate_topk, relevant_sets
+from ..grouping import minmax_per_group
 from ..ids import sorted_codes
 
 CONSTANT_SCORE = 0.5  # a listener whose scores are all equal: no preference, the midpoint
@@ -31,6 +32,7 @@ class _Groups(NamedTuple):
     order: np.ndarray  # row numbers grouped by listener code (then by artist code if given)
     starts: np.ndarray  # where each listener's rows begin in ``order``
     cells: np.ndarray | None  # listeners × widest listener, padded with len(order)
+    users: np.ndarray  # each row's listener code
 
     @property
     def counts(self) -> np.ndarray:
@@ -54,7 +56,7 @@ def _groups(users: np.ndarray, artists: np.ndarray | None = None) -> _Groups:
         order = np.arange(n)
     grouped = users[order]
     starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if n else order[:0]
-    groups = _Groups(order, starts, None)
+    groups = _Groups(order, starts, None, users)
     counts = groups.counts
     width = int(counts.max(initial=0))
     if artists is None or len(starts) * width > MAX_PADDING * n:
@@ -66,19 +68,8 @@ def _groups(users: np.ndarray, artists: np.ndarray | None = None) -> _Groups:
 
 
 def _normalise(x: np.ndarray, groups: _Groups) -> np.ndarray:
-    """Per-listener min-max of ``x`` (see ``normalise_per_user``); fmin/fmax skip NaN."""
-    xs = x[groups.order]
-    counts = groups.counts
-    lo = np.fmin.reduceat(xs, groups.starts)
-    span = np.fmax.reduceat(xs, groups.starts) - lo
-    flat = ~(span > 0)  # constant or all-NaN listeners
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = (xs - np.repeat(lo, counts)) / np.repeat(np.where(flat, 1.0, span), counts)
-    out[np.repeat(flat, counts)] = CONSTANT_SCORE
-    out[np.isnan(xs)] = np.nan
-    result = np.empty_like(out)
-    result[groups.order] = out
-    return result
+    """Per-listener min-max of ``x`` (see ``normalise_per_user``)."""
+    return minmax_per_group(x, groups.users, constant=CONSTANT_SCORE)
 
 
 def normalise_per_user(df: pd.DataFrame, col: str, user_col: str = "user") -> pd.Series:

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from ..config import Config
 from ..evaluation.metrics import pair_isin
+from ..grouping import runs
 from ..ids import codes_in, vocab_of
 from ..parallel import THREADS, ordered_map
 from .candidates import candidate_generators, reranker_folds, stage_part
@@ -233,10 +234,8 @@ class ListenerGroups(NamedTuple):
 
     @classmethod
     def of(cls, users: pd.Series) -> ListenerGroups:
-        codes = codes_in(vocab_of(users), users)
-        order = np.argsort(codes, kind="stable")
-        grouped = codes[order]
-        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if len(order) else order
+        order, start = runs([codes_in(vocab_of(users), users)])
+        starts = np.flatnonzero(start)
         return cls(order, starts, np.diff(np.r_[starts, len(order)]))
 
 

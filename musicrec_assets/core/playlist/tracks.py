@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..grouping import cumcount, dense_rank, lexorder, pack
+from ..names import COMBINING_MARKS
 from .keys import codes_of, joint_codes, key_codes, labelled_codes
 
 TRACK_TABLE_COLUMNS: tuple[str, ...] = (
@@ -29,7 +30,6 @@ _VERSION_WORDS = (
 )
 _BRACKETED_VERSION = rf"\s*[\(\[][^\)\]]*\b(?:{_VERSION_WORDS})(?![\w])[^\)\]]*[\)\]]"
 _DASHED_VERSION = rf"\s+[-–—]\s+.*\b(?:{_VERSION_WORDS})(?![\w]).*$"
-_COMBINING = r"[\u0300-\u036f]"
 
 
 def normalise_titles(titles: pd.Series) -> pd.Series:
@@ -44,7 +44,9 @@ def normalise_titles(titles: pd.Series) -> pd.Series:
     text = uniques.astype(str)
     stripped = text.str.replace(_BRACKETED_VERSION, "", regex=True, flags=re.IGNORECASE)
     stripped = stripped.str.replace(_DASHED_VERSION, "", regex=True, flags=re.IGNORECASE)
-    folded = stripped.str.normalize("NFKD").str.replace(_COMBINING, "", regex=True).str.casefold()
+    folded = (
+        stripped.str.normalize("NFKD").str.replace(COMBINING_MARKS, "", regex=True).str.casefold()
+    )
     key = folded.str.replace(r"[\W_]+", " ", regex=True).str.strip()
     key = key.where(key.str.len() > 0, text.str.casefold().str.strip())
     return titles.map(dict(zip(uniques, key, strict=True)))
