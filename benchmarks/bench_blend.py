@@ -1,15 +1,15 @@
-"""Time ``core.blend`` at Last.fm-360K shape on synthetic data (no dataset needed).
+"""Time ``core.model.blend`` at Last.fm-360K shape on synthetic data (no dataset needed).
 
 Two cases, as the pipeline runs them:
 
 * serve chunk: ``blend``, ``topk`` (k = 50) and ``blended_topk`` (both at once, what
-  ``score_candidates`` runs) on one chunk of 20k listeners x 200 candidates (float32 ALS,
+  ``serve.rank_candidates`` runs) on one chunk of 20k listeners x 200 candidates (float32 ALS,
   float64 ranker), ``user``/``artist`` categoricals over the whole 360k-listener / 160k-artist
-  vocabularies, as ``stage_candidates`` writes them;
+  vocabularies, as ``build_candidates`` writes them;
 * ``choose_alpha``: 11 alphas over 60k held-out listeners x 200 candidates (the ``rerank_frame``
-  columns: 23 float32 features + ``label`` + ``ranker_score``), ~3 labels per listener, k = 10.
+  columns: the float32 features + ``label`` + ``ranker_score``), ~3 labels per listener, k = 10.
 
-Scores are rounded so that ties occur. ``--save DIR`` writes the results (pickle / json), and
+Scores are rounded so that ties occur. ``--save DIR`` writes the results (Parquet / JSON), and
 ``--compare DIR`` checks them against a saved run (exact values, order and dtypes), e.g.
 before/after a change::
 
@@ -111,7 +111,7 @@ def serve_case(
     scored = chunk.assign(score=score.to_numpy())
     timed("serve chunk: topk (k=50)", lambda: topk(scored, "score", 50), repeat)
     return timed(
-        "serve chunk: blended_topk (what score_candidates runs)",
+        "serve chunk: blended_topk (what rank_candidates runs)",
         lambda: blended_topk(chunk, 0.6, 50),
         repeat,
     )
@@ -165,10 +165,10 @@ def main() -> None:
     result = sweep_case(rng, users, artists, args.sweep_users, args.repeat)
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
-        serve.to_pickle(args.save / "serve.pkl")
+        serve.to_parquet(args.save / "serve.parquet")
         (args.save / "sweep.json").write_text(json.dumps(result))
     if args.compare:
-        ref = pd.read_pickle(args.compare / "serve.pkl")
+        ref = pd.read_parquet(args.compare / "serve.parquet")
         pd.testing.assert_frame_equal(serve, ref, check_exact=True)
         assert result == json.loads((args.compare / "sweep.json").read_text()), "sweep differs"
         print(f"identical to {args.compare}")

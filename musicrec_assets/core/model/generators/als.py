@@ -4,8 +4,11 @@ Fixes the seed (docs/architecture.md, "What the seed project got wrong"): BM25 i
 artists as the "documents" (as implicit's own examples do) and K1/B come from config; the k-core
 filter re-indexes, so every scorable artist has a fitted vector; cosine normalisation and the
 popularity prior live in ``scoring_factors`` only, which candidates, cold start and evaluation all
-go through; the model is CPU-only, seeded, on a fixed small thread count, and saved as plain arrays
-(no pickle).
+go through; the model is CPU-only, seeded, on the configured thread count, and saved as plain
+arrays (no pickle).
+
+One algorithm, one module (as in ``implicit``): weighting, k-core, fit with warm start, scoring
+and fold-in share the model's id maps and factors, so the file stays whole at ~410 lines.
 """
 
 from __future__ import annotations
