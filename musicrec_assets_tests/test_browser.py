@@ -117,14 +117,23 @@ def pick_listener(page: Any, name: str) -> None:
     page.locator('li[data-testid="dropdown-option"]', has_text=name).first.click()
 
 
-def build_in(page: Any, context: str) -> str:
-    """Choose a context, press Build, wait for the new table; returns the table's text."""
+def build_in(page: Any, context: str, user: str | None = None) -> str:
+    """Choose a context, press Build, wait for the new table; returns the table's text.
+
+    With ``user``, waits for that listener's playlist: picking a listener builds on its own, so
+    a table and message of the previous listener may still be showing (or be replaced) at first.
+    """
+    from playwright.sync_api import expect
+
     page.locator("#context label", has_text=context).click()
     page.locator("#build").click()
     message = page.locator("#message")
     message.filter(has_text=f"· {context} ·").wait_for()
+    if user is not None:
+        message.filter(has_text=user).wait_for()
     table = page.locator("#playlist-table")
     table.filter(has_text="Because you play").wait_for()
+    expect(table).not_to_contain_text("processing")
     return table.inner_text()
 
 
@@ -158,7 +167,7 @@ def test_build_workout_then_chill(session: Session, tmp_path: Path) -> None:
 def test_names_render_as_text(session: Session) -> None:
     page = session.page
     pick_listener(page, HOSTILE_USER)
-    text = build_in(page, "default")
+    text = build_in(page, "default", HOSTILE_USER)
     assert HOSTILE_ARTIST in text  # shown literally in the table
     assert page.locator("#playlist-table b").count() == 0
     message = page.locator("#message")
