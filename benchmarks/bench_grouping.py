@@ -147,6 +147,40 @@ def main(argv: list[str] | None = None) -> int:
         [("grouping.minmax_per_group", t, ref), ('groupby().transform("min"/"max")', t_pd, out_pd)],
         ref,
     )
+
+    # keys_in (sort both sides) vs Arrow's hash set and NumPy's isin; duplicate_count and
+    # group_sizes (one sort) vs pandas' hashing, on int64 pair keys of the 360k-scale shape.
+    rng = np.random.default_rng(1)
+    values = d["user"] * 2**32 + d["artist"]
+    pool = np.concatenate([values[::2], rng.integers(0, 2**40, len(values) // 2)])
+    t, ref = best(lambda: grouping.keys_in(values, pool), r)
+    t_pc, out_pc = best(
+        lambda: pc.is_in(pa.array(values), value_set=pa.array(pool)).to_numpy(zero_copy_only=False),
+        r,
+    )
+    t_np, out_np = best(lambda: np.isin(values, pool), r)
+    compare(
+        "keys_in",
+        [
+            ("grouping.keys_in", t, ref),
+            ("pyarrow.compute.is_in", t_pc, out_pc),
+            ("np.isin", t_np, out_np),
+        ],
+        ref,
+    )
+    series = pd.Series(values)
+    t, ref = best(lambda: grouping.duplicate_count(values), r)
+    t_pd, out_pd = best(lambda: int(series.duplicated().sum()), r)
+    compare(
+        "duplicate_count",
+        [("grouping.duplicate_count", t, ref), ("duplicated().sum()", t_pd, out_pd)],
+        ref,
+    )
+    t, ref = best(lambda: grouping.group_sizes(values), r)
+    t_pd, out_pd = best(lambda: series.groupby(values).size().to_numpy(), r)
+    compare(
+        "group_sizes", [("grouping.group_sizes", t, ref), ("groupby().size()", t_pd, out_pd)], ref
+    )
     return 0
 
 

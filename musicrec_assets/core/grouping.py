@@ -146,8 +146,8 @@ def minmax_per_group(
     values are all equal (or that has none) get ``constant``; NaN rows get ``missing`` (None:
     they stay NaN). The playlist's Base uses 1.0 for both, the blend 0.5 and None. Segment
     reductions over rows grouped by :func:`runs` (no sort when already grouped, as both callers'
-    rows are): grouped ``transform("min"/"max")`` gives the same bytes in 18.5 ms vs 14.9 ms at
-    1M rows, and ``np.fmin.at`` scatter took twice as long on the blend's 4M rows.
+    rows are): grouped ``transform("min"/"max")`` gives the same bytes in 17 ms vs 6 ms at 1M
+    rows, and an ``np.fmin.at`` scatter took twice as long on the blend's 4M rows.
     """
     n = len(values)
     if not n:
@@ -175,7 +175,7 @@ def keys_in(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """``np.isin(values, pool)`` for int64 keys. At 17.5M keys NumPy 2.4's ``isin`` (a hash-based
     ``np.unique`` inside) takes 30-40 s, and so does a binary search of unsorted values (a cache
     miss per step); sorting both sides first takes ~3 s. ``pyarrow.compute.is_in`` gives the same
-    answer in 867 ms vs 623 ms at 5M keys (``bench_grouping.py``)."""
+    answer in 116 ms vs 40 ms at 1M keys (``bench_grouping.py``), 867 vs 623 ms at 5M."""
     order = np.argsort(values)
     out = np.empty(len(values), dtype=bool)
     out[order] = sorted_in(values[order], np.sort(pool))
@@ -191,14 +191,16 @@ def sorted_in(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
 
 
 def duplicate_count(keys: np.ndarray) -> int:
-    """Rows whose key appeared on an earlier row (``duplicated().sum()``), by one sort."""
+    """Rows whose key appeared on an earlier row (``duplicated().sum()``: 20 ms vs 5 ms at 1M
+    keys), by one sort."""
     ordered = np.sort(keys)
     return int(np.count_nonzero(ordered[1:] == ordered[:-1]))
 
 
 def group_sizes(keys: np.ndarray) -> np.ndarray:
     """The number of rows of each distinct key, in key order (``groupby(keys).size()``), by one
-    sort: hash-grouping three string columns of 36M playlist rows was the slow part of a check."""
+    sort: hash-grouping three string columns of 36M playlist rows was the slow part of a check
+    (``groupby().size()`` of 1M int64 keys: 71 ms vs 7 ms)."""
     ordered = np.sort(keys)
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else ordered
     return np.diff(np.r_[starts, len(ordered)])
