@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..parallel import THREADS
+
 WEIGHTINGS: tuple[str, ...] = ("binary", "log1p", "none")  # of item-item generators' histories
 ITEMKNN_KINDS: tuple[str, ...] = ("cosine", "bm25", "tfidf")  # implicit's item-item recommenders
 
@@ -261,8 +263,6 @@ class Config:
     @property
     def num_threads(self) -> int:
         """The thread count every stage runs with."""
-        from ..parallel import THREADS
-
         return self.threads or THREADS
 
     @property

@@ -11,22 +11,13 @@ from ..schema import AUDIO_FEATURES, SPOTIFY_ARTIST_COLUMNS
 from .files import _single_file
 from .lists import parse_list_column
 from .report import ReadReport, _check_nonempty, _Tally
-from .tables import Column, _delimiter, read_csv_table
+from .tables import Column, _canonical_frame, _delimiter, _read_single_table, read_csv_table
 from .values import _feature_columns, _float_block, _name_column, _skip_masks, clean_names
 
 
 def _empty_lists(n: int) -> np.ndarray:
     """An object array of n distinct empty lists (numpy would broadcast a list of lists)."""
     return np.fromiter(([] for _ in range(n)), dtype=object, count=n)
-
-
-def _artists_frame(cols: dict[str, object]) -> pd.DataFrame:
-    out = pd.DataFrame({c: cols[c] for c in SPOTIFY_ARTIST_COLUMNS}, columns=SPOTIFY_ARTIST_COLUMNS)
-    for c in ("artist_id", "artist_name"):
-        out[c] = out[c].astype("str")
-    for c in SPOTIFY_ARTIST_COLUMNS[3:]:
-        out[c] = out[c].astype("float64")
-    return out.reset_index(drop=True)
 
 
 _ARTISTS_600K = (
@@ -41,11 +32,7 @@ _ARTISTS_600K = (
 def _read_600k_artists(src: SourceConfig) -> tuple[pd.DataFrame, ReadReport]:
     """Kaggle 600k `artists.csv`: id, followers, genres (list string), name, popularity."""
     tally = _Tally()
-    path = _single_file(src.path, src.format)
-    table = read_csv_table(path, _ARTISTS_600K, sep=_delimiter(src, ","), encoding=src.encoding)
-    tally.encodings.append(table.encoding)
-    tally.rows_read = table.rows_read
-    tally.skip("repeated header line", table.repeated_headers)
+    table = _read_single_table(src, _ARTISTS_600K, tally)
     frame = table.frame
     art_id = frame["id"].str.strip()
     name = _name_column(frame["name"], "artist names", tally)
@@ -74,7 +61,7 @@ def _read_600k_artists(src: SourceConfig) -> tuple[pd.DataFrame, ReadReport]:
         **{f: nan for f in AUDIO_FEATURES},
         **nums,
     }
-    out = _artists_frame(cols)
+    out = _canonical_frame(cols, SPOTIFY_ARTIST_COLUMNS, text=2, first_float=3)
     _check_nonempty(src, tally, len(out))
     return out, tally.report(src, len(out), 1)
 
@@ -117,11 +104,7 @@ def _read_artist_table(src: SourceConfig) -> tuple[pd.DataFrame, ReadReport]:
     duplicated names the row with the larger `count` (tracks) is kept, counted.
     """
     tally = _Tally()
-    path = _single_file(src.path, src.format)
-    table = read_csv_table(path, _ARTIST_TABLE, sep=_delimiter(src, ","), encoding=src.encoding)
-    tally.encodings.append(table.encoding)
-    tally.rows_read = table.rows_read
-    tally.skip("repeated header line", table.repeated_headers)
+    table = _read_single_table(src, _ARTIST_TABLE, tally)
     frame = table.frame
     name = _name_column(frame["name"], "artist names", tally)
     keep = _skip_masks(tally, len(frame), [("blank artist name", (name == "").to_numpy())])
@@ -159,7 +142,7 @@ def _read_artist_table(src: SourceConfig) -> tuple[pd.DataFrame, ReadReport]:
         "n_tracks": nums["count"][winners],
         **{f: nums[f][winners] for f in AUDIO_FEATURES},
     }
-    out = _artists_frame(cols)
+    out = _canonical_frame(cols, SPOTIFY_ARTIST_COLUMNS, text=2, first_float=3)
     _check_nonempty(src, tally, len(out))
     return out, tally.report(src, len(out), 1 + (src.genres_path is not None))
 

@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 
 from ..config import SourceConfig
 from ..errors import InputError
-from .files import AUTO, check_not_empty, decode_error, detect_encoding
+from .files import AUTO, _single_file, check_not_empty, decode_error, detect_encoding
+from .report import _Tally
 
 _ALT_DELIMITERS = (",", ";", "\t", "|")
 
@@ -247,3 +248,27 @@ def _read_parquet_table(path: Path, columns: Sequence[Column]) -> Table:
         col = frame[key]
         frame[key] = col.astype("str").where(col.notna(), "")
     return Table(path, frame, "parquet", names, found, len(frame), 0, header_lines=0)
+
+
+def _read_single_table(src: SourceConfig, columns: Sequence[Column], tally: _Tally) -> Table:
+    """The source's one CSV file read with ``columns``; its encoding, rows and repeated header
+    lines counted in ``tally``."""
+    path = _single_file(src.path, src.format)
+    table = read_csv_table(path, columns, sep=_delimiter(src, ","), encoding=src.encoding)
+    tally.encodings.append(table.encoding)
+    tally.rows_read = table.rows_read
+    tally.skip("repeated header line", table.repeated_headers)
+    return table
+
+
+def _canonical_frame(
+    cols: dict[str, object], columns: Sequence[str], text: int, first_float: int
+) -> pd.DataFrame:
+    """A canonical table from its columns: the first ``text`` as ``str``, those from
+    ``first_float`` on as float64 (list columns in between stay as they are)."""
+    out = pd.DataFrame({c: cols[c] for c in columns}, columns=list(columns))
+    for c in columns[:text]:
+        out[c] = out[c].astype("str")
+    for c in columns[first_float:]:
+        out[c] = out[c].astype("float64")
+    return out.reset_index(drop=True)

@@ -10,21 +10,11 @@ import pyarrow.compute as pc
 from ..config import SourceConfig
 from ..errors import InputError
 from ..schema import AUDIO_FEATURES, SPOTIFY_TRACK_COLUMNS
-from .files import _single_file, resolve_files
+from .files import resolve_files
 from .lists import parse_list_column
 from .report import ReadReport, _check_nonempty, _Tally
-from .tables import Column, _delimiter, read_csv_table
+from .tables import Column, _canonical_frame, _delimiter, _read_single_table, read_csv_table
 from .values import _feature_columns, _float_block, _name_column, _numbers, _skip_masks
-
-
-def _tracks_frame(cols: dict[str, object]) -> pd.DataFrame:
-    out = pd.DataFrame({c: cols[c] for c in SPOTIFY_TRACK_COLUMNS}, columns=SPOTIFY_TRACK_COLUMNS)
-    for c in ("track_id", "track_name"):
-        out[c] = out[c].astype("str")
-    for c in SPOTIFY_TRACK_COLUMNS[4:]:
-        out[c] = out[c].astype("float64")
-    return out.reset_index(drop=True)
-
 
 _TRACKS_600K = (
     Column("id", ("id",)),
@@ -41,11 +31,7 @@ _TRACKS_600K = (
 def _read_600k_tracks(src: SourceConfig) -> tuple[pd.DataFrame, ReadReport]:
     """Kaggle 600k `tracks.csv`; `artists`/`id_artists` are list strings of equal length."""
     tally = _Tally()
-    path = _single_file(src.path, src.format)
-    table = read_csv_table(path, _TRACKS_600K, sep=_delimiter(src, ","), encoding=src.encoding)
-    tally.encodings.append(table.encoding)
-    tally.rows_read = table.rows_read
-    tally.skip("repeated header line", table.repeated_headers)
+    table = _read_single_table(src, _TRACKS_600K, tally)
     frame = table.frame
     track_id = frame["id"].str.strip()
     name = _name_column(frame["name"], "track names", tally)
@@ -85,7 +71,7 @@ def _read_600k_tracks(src: SourceConfig) -> tuple[pd.DataFrame, ReadReport]:
         "release_year": year,
         **nums,
     }
-    out = _tracks_frame(cols)
+    out = _canonical_frame(cols, SPOTIFY_TRACK_COLUMNS, text=2, first_float=4)
     _check_nonempty(src, tally, len(out))
     return out, tally.report(src, len(out), 1)
 
@@ -170,7 +156,7 @@ def _read_track_table(src: SourceConfig) -> tuple[pd.DataFrame, ReadReport]:
             "release_year": nan,
             **nums,
         }
-        parts.append(_tracks_frame(cols))
+        parts.append(_canonical_frame(cols, SPOTIFY_TRACK_COLUMNS, text=2, first_float=4))
     out = pd.concat(parts, ignore_index=True)
     dup = out["track_id"].duplicated().to_numpy()
     tally.skip("duplicate uri (first file kept)", int(dup.sum()))
