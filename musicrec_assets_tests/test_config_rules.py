@@ -157,3 +157,90 @@ def test_a_valid_config_loads_with_its_values(tmp_path):
     cfg = load()
     assert cfg.als.factors == 32 and cfg.playlist.contexts["run"].tempo == 170.0
     assert isinstance(cfg.playlist.contexts["run"].tempo, float)  # ints stored as floats
+
+
+def test_the_engine_defaults_to_local(tmp_path):
+    """No [engine] section: nothing changes for current users."""
+    cfg = load_config(_load(tmp_path, "")[0])
+    assert cfg.engine.kind == "local"
+    assert cfg.engine.spark.master == "local[2]"
+    assert cfg.engine.spark.scratch_dir == cfg.storage_dir / "spark"
+
+
+def test_a_spark_engine_loads_with_its_values(tmp_path):
+    body = (
+        '[engine]\nkind = "spark"\n[engine.spark]\nmaster = "local-cluster[2,1,1024]"\n'
+        'executor_memory = "2g"\nscratch_dir = "scratch"\n'
+        "conf = { 'spark.sql.shuffle.partitions' = 8, 'spark.ui.enabled' = false }\n"
+    )
+    cfg = load_config(_load(tmp_path, body)[0])
+    spark = cfg.engine.spark
+    assert cfg.engine.kind == "spark" and spark.master == "local-cluster[2,1,1024]"
+    assert spark.conf == {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false"}
+    assert spark.executor_memory == "2g" and spark.scratch_dir == tmp_path / "scratch"
+    assert spark.python is None
+
+
+@pytest.mark.parametrize(
+    "master",
+    [
+        "local",
+        "local[2]",
+        "local[*]",
+        "local[4,3]",
+        "local-cluster[2,1,1024]",
+        "spark://127.0.0.1:7077",
+        "spark://a:7077,b:7077",
+        "k8s://https://10.0.0.1:6443",
+    ],
+)
+def test_spark_masters_that_are_allowed(tmp_path, master):
+    body = f'[engine]\nkind = "spark"\n[engine.spark]\nmaster = "{master}"\n'
+    assert load_config(_load(tmp_path, body)[0]).engine.spark.master == master
+
+
+@pytest.mark.parametrize(
+    ("body", "needles"),
+    [
+        ('[engine]\nkind = "ray"\n', ("[engine] kind = 'ray'", "one of local, spark")),
+        ('[engine]\nkind = "spark"\ncores = 2\n', ("unknown key(s) in [engine]: cores",)),
+        (
+            '[engine]\nkind = "spark"\n[engine.spark]\nmaster = "local[two]"\n',
+            ("[engine.spark] master = 'local[two]'", "local[N]", "spark://host:port"),
+        ),
+        ('[engine.spark]\nmaster = "yarn-client"\n', ("master = 'yarn-client'", "k8s://")),
+        ('[engine.spark]\nmaster = "spark://host"\n', ("master = 'spark://host'",)),
+        ("[engine.spark]\nmaster = 2\n", ("[engine.spark] master = 2", "expected a string")),
+        ("[engine.spark]\nworkers = 2\n", ("unknown key(s) in [engine.spark]: workers",)),
+        (
+            '[engine.spark]\nexecutor_memory = "lots"\n',
+            ("[engine.spark] executor_memory = 'lots'", '"512m" or "2g"'),
+        ),
+        (
+            "[engine.spark]\nconf = { 'sql.shuffle.partitions' = 8 }\n",
+            ("[engine.spark] conf key 'sql.shuffle.partitions'", "start with 'spark.'"),
+        ),
+        (
+            "[engine.spark]\nconf = { 'spark.master' = 'local[4]' }\n",
+            ("conf key 'spark.master'", "set [engine.spark] master instead"),
+        ),
+        (
+            "[engine.spark]\nconf = { 'spark.executor.memory' = '4g' }\n",
+            ("conf key 'spark.executor.memory'", "executor_memory instead"),
+        ),
+        (
+            "[engine.spark]\nconf = { 'spark.jars' = ['a.jar'] }\n",
+            ("[engine.spark] conf", "a table of a string"),
+        ),
+        (
+            '[engine.spark]\npython = "no/such/python3"\n',
+            ("[engine.spark] python = 'no/such/python3'", "no such file"),
+        ),
+        (
+            '[storage]\ndir = "d"\n[engine.spark]\nscratch_dir = "d"\n',
+            ("[engine.spark] scratch_dir = 'd'", "must not be [storage] dir"),
+        ),
+    ],
+)
+def test_engine_settings_are_checked(tmp_path, body, needles):
+    _fails(tmp_path, body, *needles)

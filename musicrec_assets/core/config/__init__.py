@@ -10,6 +10,7 @@ from .load import check_sources, load_config
 from .settings import (
     ARTIST_FORMATS,
     DEFAULT_CONTEXTS,
+    ENGINE_KINDS,
     GENERATORS,
     ITEMKNN_KINDS,
     LISTENS_FORMATS,
@@ -24,6 +25,7 @@ from .settings import (
     Config,
     ContextConfig,
     EASEConfig,
+    EngineConfig,
     EvaluationConfig,
     ItemKNNConfig,
     MatchingConfig,
@@ -33,6 +35,7 @@ from .settings import (
     ScheduleConfig,
     SourceConfig,
     SourcesConfig,
+    SparkConfig,
     SplitConfig,
     TuningConfig,
 )
@@ -40,6 +43,7 @@ from .settings import (
 __all__ = [
     "ARTIST_FORMATS",
     "DEFAULT_CONTEXTS",
+    "ENGINE_KINDS",
     "GENERATORS",
     "ITEMKNN_KINDS",
     "LISTENS_FORMATS",
@@ -55,6 +59,7 @@ __all__ = [
     "ConfigError",
     "ContextConfig",
     "EASEConfig",
+    "EngineConfig",
     "EvaluationConfig",
     "ItemKNNConfig",
     "MatchingConfig",
@@ -64,6 +69,7 @@ __all__ = [
     "ScheduleConfig",
     "SourceConfig",
     "SourcesConfig",
+    "SparkConfig",
     "SplitConfig",
     "TuningConfig",
     "check_sources",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .rules import build_section, check_schedule
+from .rules import build_engine, build_section, check_schedule
 from .settings import (
     ARTIST_FORMATS,
     DEFAULT_CONTEXTS,
@@ -145,6 +145,7 @@ def load_config(path: str | Path) -> Config:
         )
     schedule = build_section(ScheduleConfig, raw.get("schedule", {}), "schedule", file)
     check_schedule(schedule, file)
+    engine = build_engine(raw.get("engine", {}), base, storage_dir, file)
 
     return Config(
         path=file,
@@ -165,6 +166,7 @@ def load_config(path: str | Path) -> Config:
         evaluation=build_section(EvaluationConfig, raw.get("evaluation", {}), "evaluation", file),
         playlist=playlist,
         schedule=schedule,
+        engine=engine,
         fixed={g: dict(raw[g]) for g in TUNED if raw.get(g)},
     )
 

@@ -4,12 +4,22 @@ settings section: every error names the file, the section, the key and the value
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 from pathlib import Path
 from typing import Any, NamedTuple, Union, get_args, get_origin, get_type_hints
 
 from ..errors import ConfigError
-from .settings import GENERATORS, ITEMKNN_KINDS, OBJECTIVES, WEIGHTINGS, ScheduleConfig
+from .settings import (
+    ENGINE_KINDS,
+    GENERATORS,
+    ITEMKNN_KINDS,
+    OBJECTIVES,
+    WEIGHTINGS,
+    EngineConfig,
+    ScheduleConfig,
+    SparkConfig,
+)
 
 
 class Rule(NamedTuple):
@@ -126,6 +136,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "valence": SHARE,
         "pull": SHARE,
     },
+    "EngineConfig": {"kind": Rule(choices=ENGINE_KINDS)},
     "PlaylistConfig": {
         "length": AT_LEAST_1,
         "per_artist_cap": AT_LEAST_1,
@@ -273,3 +284,92 @@ def check_schedule(schedule: ScheduleConfig, file: Path) -> None:
             f"{file}: [schedule] timezone = {schedule.timezone!r} is not allowed: an IANA time "
             'zone such as "UTC" or "Europe/Berlin"'
         ) from None
+
+
+# Spark master URLs musicrec can launch against (spark-submit --master).
+_MASTERS = (
+    ("local[N] or local[*] (optionally local[N,F])", r"local(\[(\*|[1-9]\d*)(,[1-9]\d*)?\])?"),
+    ("local-cluster[workers,cores,memory_mb]", r"local-cluster\[[1-9]\d*,[1-9]\d*,[1-9]\d*\]"),
+    ("spark://host:port[,host:port...]", r"spark://[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*"),
+    ("k8s://[https://]host[:port]", r"k8s://(https?://)?[\w.-]+(:\d{1,5})?/?"),
+)
+_JVM_SIZE = re.compile(r"[1-9]\d*[kmgtp]?b?", re.IGNORECASE)
+# Spark confs that [engine.spark] sets by its own keys: one place for each setting.
+_OWN_KEYS = {
+    "spark.master": "master",
+    "spark.executor.memory": "executor_memory",
+    "spark.pyspark.python": "python",
+    "spark.pyspark.driver.python": "python",
+    "spark.local.dir": "scratch_dir",
+}
+
+
+def _spark_conf(conf: Any, file: Path) -> Any:
+    """Spark confs as strings: TOML numbers and booleans are accepted (``8``, ``true``) and
+    written the way Spark reads them; keys must be ``spark.*`` and not one of the section's own."""
+    if not isinstance(conf, dict):
+        return conf  # build_section names the type error
+    out: dict[str, Any] = {}
+    for key, value in conf.items():
+        where = f"{file}: [engine.spark] conf key {key!r}"
+        if not key.startswith("spark."):
+            raise ConfigError(f"{where} is not allowed: Spark settings start with 'spark.'")
+        if key in _OWN_KEYS:
+            raise ConfigError(
+                f"{where} is not allowed: set [engine.spark] {_OWN_KEYS[key]} instead"
+            )
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, int | float):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+def build_engine(data: Any, base: Path, storage_dir: Path, file: Path) -> EngineConfig:
+    """``[engine]`` and ``[engine.spark]``: the engine kind, and a Spark master URL, confs and
+    memory size Spark would accept, so a bad cluster setting fails here and not minutes into a
+    run. Relative paths resolve against the config's folder; the scratch folder defaults to
+    ``<storage.dir>/spark``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: [engine] must be a table, not {data!r}")
+    data = dict(data)
+    spark_raw = data.pop("spark", {})
+    engine = build_section(EngineConfig, data, "engine", file)
+    if not isinstance(spark_raw, dict):
+        raise ConfigError(f"{file}: [engine.spark] must be a table, not {spark_raw!r}")
+    spark_raw = dict(spark_raw)
+    if "conf" in spark_raw:
+        spark_raw["conf"] = _spark_conf(spark_raw["conf"], file)
+    for key in ("python", "scratch_dir"):
+        if key in spark_raw and not isinstance(spark_raw[key], str):
+            raise ConfigError(
+                f"{file}: [engine.spark] {key} = {spark_raw[key]!r} is not allowed: "
+                "expected a string"
+            )
+    spark = build_section(SparkConfig, spark_raw, "engine.spark", file)
+    if not any(re.fullmatch(pattern, spark.master) for _, pattern in _MASTERS):
+        allowed = "; ".join(name for name, _ in _MASTERS)
+        raise ConfigError(
+            f"{file}: [engine.spark] master = {spark.master!r} is not allowed: a Spark master URL, "
+            f"one of {allowed}"
+        )
+    if not _JVM_SIZE.fullmatch(spark.executor_memory):
+        raise ConfigError(
+            f"{file}: [engine.spark] executor_memory = {spark.executor_memory!r} is not allowed: "
+            'a JVM memory size such as "512m" or "2g"'
+        )
+    python = base / spark.python if spark.python is not None else None
+    if python is not None and spark.master.startswith("local") and not python.is_file():
+        raise ConfigError(
+            f"{file}: [engine.spark] python = {str(spark.python)!r} is not allowed: no such file "
+            f"({python}); a local master runs this machine's interpreter"
+        )
+    scratch = base / spark.scratch_dir if spark.scratch_dir is not None else storage_dir / "spark"
+    if scratch.resolve() == storage_dir.resolve():
+        raise ConfigError(
+            f"{file}: [engine.spark] scratch_dir = {str(spark.scratch_dir)!r} is not allowed: "
+            "it must not be [storage] dir itself (the published artifacts live there)"
+        )
+    spark = dataclasses.replace(spark, python=python, scratch_dir=scratch)
+    return dataclasses.replace(engine, spark=spark)

@@ -24,6 +24,7 @@ ARTIST_FORMATS = ("spotify_600k_artists", "spotify_artist_table")
 GENERATORS: tuple[str, ...] = ("als", "ease", "rp3beta", "itemknn", "popularity")
 TUNED: tuple[str, ...] = ("als", "ease", "rp3beta", "itemknn")
 OBJECTIVES: tuple[str, ...] = ("binary", "lambdarank")
+ENGINE_KINDS: tuple[str, ...] = ("local", "spark")
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,28 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class SparkConfig:
+    """Where and how the Spark engine's jobs run (``[engine.spark]``); read only when
+    ``[engine] kind = "spark"``. Moving to a real cluster is a change of ``master``."""
+
+    # local[N] | local[*] | local-cluster[workers,cores,memory_mb] | spark://host:port | k8s://...
+    master: str = "local[2]"
+    conf: dict[str, str] = field(default_factory=dict)  # extra spark.* settings, as strings
+    executor_memory: str = "1g"  # a JVM size: 512m, 2g, ...
+    python: Path | None = None  # the jobs' interpreter; None: the one running musicrec
+    scratch_dir: Path | None = None  # checkpoints, intermediate Parquet; None: <storage.dir>/spark
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Which engine runs the heavy stages: ``local`` (pandas / NumPy on this machine, the
+    default) or ``spark``; the asset graph and its artifacts are the same either way."""
+
+    kind: str = "local"
+    spark: SparkConfig = SparkConfig()
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path  # the config file itself
     sources: SourcesConfig
@@ -257,6 +280,7 @@ class Config:
     evaluation: EvaluationConfig = EvaluationConfig()
     playlist: PlaylistConfig = PlaylistConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    engine: EngineConfig = EngineConfig()
     # generator -> the values its section sets explicitly (these are never searched)
     fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
