@@ -24,6 +24,43 @@ def choose_split_method(method: str, plays: pd.DataFrame) -> str:
     return "temporal" if has_time else "random"
 
 
+def shuffle_keys(n_rows: int, seed: int) -> np.ndarray:
+    """The random method's order keys: row ``i`` of the plays table (in its given order) sorts
+    by ``keys[i]`` among its listener's rows. One global permutation, so another engine that
+    numbers the rows the same way reproduces the split exactly."""
+    return np.random.default_rng(seed).permutation(n_rows)
+
+
+def split_codes(
+    n_artists: np.ndarray,
+    pos_from_end: np.ndarray,
+    *,
+    val: float = 0.1,
+    test: float = 0.2,
+    min_artists: int = 5,
+) -> np.ndarray:
+    """Codes of ``SPLITS`` (train, val, test) per row from its listener's artist count and its
+    0-based position from the end of the listener's order: the one statement of the share rule
+    (rounded half to even, at least one artist each), shared by every engine."""
+    n = np.asarray(n_artists, dtype=np.int64)
+    pos = np.asarray(pos_from_end, dtype=np.int64)
+    n_test = np.maximum(1, np.rint(n * test)).astype(int)
+    n_val = np.where(val > 0, np.maximum(1, np.rint(n * val)), 0).astype(int)
+    eligible = n >= min_artists
+    split = np.zeros(len(n), dtype=np.int8)
+    split[eligible & (pos < n_test)] = SPLITS.index("test")
+    split[eligible & (pos >= n_test) & (pos < n_test + n_val)] = SPLITS.index("val")
+    return split
+
+
+def check_shares(val: float, test: float) -> None:
+    """Split shares every engine accepts: 0 <= val, 0 < test, val + test < 1."""
+    if not 0 <= val < 1 or not 0 < test < 1 or val + test >= 1:
+        raise ValueError(
+            f"split shares must satisfy 0 <= val, 0 < test, val + test < 1 (got {val}, {test})"
+        )
+
+
 def split_interactions(
     plays: pd.DataFrame,
     *,
@@ -38,14 +75,10 @@ def split_interactions(
     ``user``, ``artist`` and ``split`` come back as categoricals (sorted keys), rows sorted by
     user then artist; downstream stages take integer codes from them (``ids``).
     """
-    if not 0 <= val < 1 or not 0 < test < 1 or val + test >= 1:
-        raise ValueError(
-            f"split shares must satisfy 0 <= val, 0 < test, val + test < 1 (got {val}, {test})"
-        )
+    check_shares(val, test)
     method = choose_split_method(method, plays)
     if method == "temporal" and plays["first_played"].isna().any():
         raise ValueError("temporal split needs first_played for every listener-artist pair")
-    rng = np.random.default_rng(seed)
     df = plays.reset_index(drop=True)
     u, users = factorize_sorted(df["user"])
     a, artists = factorize_sorted(df["artist"])
@@ -53,21 +86,13 @@ def split_interactions(
     if method == "temporal":
         order = np.lexsort((a, df["first_played"].to_numpy(), u))
     else:
-        order = np.lexsort((rng.permutation(len(df)), u))
+        order = np.lexsort((shuffle_keys(len(df), seed), u))
     us = u[order]
     n_user = np.bincount(us, minlength=len(users))
     n = n_user[us]
     pos_from_end = np.empty(len(df), dtype=np.int64)
     pos_from_end[order] = n - 1 - (np.arange(len(us)) - (np.cumsum(n_user) - n_user)[us])
-    n = n_user[u]
-    n_test = np.maximum(1, np.rint(n * test)).astype(int)
-    n_val = np.where(val > 0, np.maximum(1, np.rint(n * val)), 0).astype(int)
-    eligible = n >= min_artists
-    split = np.zeros(len(df), dtype=np.int8)  # codes of SPLITS: train, val, test
-    split[eligible & (pos_from_end < n_test)] = SPLITS.index("test")
-    split[eligible & (pos_from_end >= n_test) & (pos_from_end < n_test + n_val)] = SPLITS.index(
-        "val"
-    )
+    split = split_codes(n_user[u], pos_from_end, val=val, test=test, min_artists=min_artists)
     final = np.lexsort((a, u))
     out = df.iloc[final].reset_index(drop=True)
     out["user"] = pd.Categorical.from_codes(u[final], categories=pd.Index(users, dtype=object))
