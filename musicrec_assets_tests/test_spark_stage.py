@@ -4,8 +4,10 @@ temporal and the seeded random method. Runs a ``local[2]`` session (about 10 s t
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -57,6 +59,13 @@ def local_ingest(tmp_path_factory: pytest.TempPathFactory):
     return root, listens, plays
 
 
+def _artifact_hash(folder: Path, name: str, df: pd.DataFrame) -> str:
+    """SHA-256 of ``df`` written as asset ``name``'s artifact (``core.artifacts.save_artifact``)."""
+    from musicrec_assets.core.artifacts import save_artifact
+
+    return hashlib.sha256(save_artifact(folder, name, df).read_bytes()).hexdigest()
+
+
 def _values(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The table's values with categoricals as their strings, sorted by (user, artist)."""
     out = df[columns].copy()
@@ -78,8 +87,9 @@ def _same(spark_df: pd.DataFrame, local_df: pd.DataFrame, columns: list[str]) ->
 
 
 def test_user_artist_plays_equal_the_local_engines(spark, local_ingest, tmp_path):
+    from musicrec_assets.core.artifacts import read_parquet
     from musicrec_assets.spark.ingest import user_artist_plays
-    from musicrec_assets.spark.io import read_frame
+    from musicrec_assets.spark.io import plays_frame, read_frame
 
     root, listens, plays = local_ingest
     counts = user_artist_plays(
@@ -94,6 +104,12 @@ def test_user_artist_plays_equal_the_local_engines(spark, local_ingest, tmp_path
     assert plays["spotify_id"].notna().any() and plays["spotify_id"].isna().any()
     cols = ["user", "artist", "plays", "first_played", "last_played", "spotify_id", "has_spotify"]
     _same(got, plays, cols)
+    # The artifact: the catalogue as the asset reads it (from its artifact) fixes the dictionaries.
+    framed = plays_frame(tmp_path / "plays", read_parquet(root / "artist_catalog.parquet"))
+    name = "user_artist_plays"
+    assert _artifact_hash(tmp_path / "spark", name, framed) == _artifact_hash(
+        tmp_path / "local", name, plays
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,11 +120,13 @@ def test_interaction_splits_equal_the_local_engines(
 ):
     """Every listener's rows land in the same split; the random method with the same seed too
     (and another seed moves some, so the test would notice a seed ignored)."""
+    from musicrec_assets.core.artifacts import read_parquet
     from musicrec_assets.core.splits import split_interactions
     from musicrec_assets.spark.ingest import interaction_splits
-    from musicrec_assets.spark.io import read_frame
+    from musicrec_assets.spark.io import read_frame, splits_frame
 
-    root, _, plays = local_ingest
+    root, _, _ = local_ingest
+    plays = read_parquet(root / "user_artist_plays.parquet")  # as the asset gets its input
     kwargs = {"method": method, "val": 0.1, "test": 0.2, "min_artists": min_artists, "seed": seed}
     expected, local_method = split_interactions(plays, **kwargs)
     used = interaction_splits(
@@ -124,6 +142,10 @@ def test_interaction_splits_equal_the_local_engines(
     cols = ["user", "artist", "plays", "split", "first_played", "last_played", "spotify_id"]
     _same(got, expected, cols)
     assert list(got.columns)[:6] == cols[:4] + cols[4:6]
+    name = "interaction_splits"
+    assert _artifact_hash(tmp_path / "spark", name, splits_frame(tmp_path / "splits", plays)) == (
+        _artifact_hash(tmp_path / "local", name, expected)
+    )
     if method == "random":
         other, _ = split_interactions(plays, **{**kwargs, "seed": seed + 1})
         assert not other["split"].equals(expected["split"])
