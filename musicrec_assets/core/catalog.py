@@ -314,8 +314,15 @@ def build_user_artist_plays(
         }
     )
     plays["has_spotify"] = plays["spotify_id"].notna()
+    return plays, plays_counts(plays, catalog, rows_in=len(listens), missing=missing)
 
-    counts = Counts(rows_in=len(listens), rows_out=len(plays))
+
+def plays_counts(
+    plays: pd.DataFrame, catalog: pd.DataFrame, *, rows_in: int, missing: int
+) -> Counts:
+    """The ``user_artist_plays`` asset's figures of a finished table: one function, so the
+    Spark engine (which counts rows in / dropped on the cluster) reports what the local one does."""
+    counts = Counts(rows_in=rows_in, rows_out=len(plays))
     counts.dropped = {"listens without catalogue entry": missing}
     total = float(plays["plays"].sum()) or 1.0
     counts.extra = {
@@ -331,4 +338,4 @@ def build_user_artist_plays(
         "total_plays": int(plays["plays"].sum()),
         "spellings_merged": int(len(catalog) - catalog["artist"].nunique()),
     }
-    return plays, counts
+    return counts

@@ -6,10 +6,11 @@ import dagster as dg
 import pandas as pd
 
 from musicrec_assets.core import catalog, readers, splits
-from musicrec_assets.core.config import SourceConfig
+from musicrec_assets.core.artifacts import artifact_path
+from musicrec_assets.core.config import Config, SourceConfig
 from musicrec_assets.core.schema import SPOTIFY_ARTIST_COLUMNS, SPOTIFY_TRACK_COLUMNS
 from musicrec_assets.defs.meta import counts_metadata, flat, preview
-from musicrec_assets.defs.resources import MusicrecConfig
+from musicrec_assets.defs.resources import MusicrecConfig, readable_dir
 
 GROUP = "ingest"
 
@@ -73,30 +74,69 @@ def artist_catalog(listens: pd.DataFrame, artist_vectors: pd.DataFrame) -> dg.Ou
     )
 
 
+def _input_path(context: dg.AssetExecutionContext, cfg: Config, name: str) -> str:
+    """The artifact file an upstream asset's value was read from (the Spark job reads it too)."""
+    return str(artifact_path(readable_dir(cfg.storage_dir, context.run.run_id), name))
+
+
+def _split_kwargs(cfg: Config) -> dict:
+    s = cfg.split
+    seed = cfg.seed if s.seed is None else s.seed
+    return {
+        "method": s.method,
+        "val": s.val,
+        "test": s.test,
+        "min_artists": s.min_artists,
+        "seed": seed,
+    }
+
+
 @dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
 def user_artist_plays(
-    listens: pd.DataFrame, artist_catalog: pd.DataFrame
+    context,
+    musicrec: MusicrecConfig,
+    listens: pd.DataFrame,
+    artist_catalog: pd.DataFrame,
 ) -> dg.Output[pd.DataFrame]:
     """Listener × artist plays with first/last play time; unmatched artists kept and flagged."""
-    df, counts = catalog.build_user_artist_plays(listens, artist_catalog)
+    cfg = musicrec.load()
+    if cfg.engine.kind == "spark":
+        from musicrec_assets.spark import io, launch
+
+        paths = {name: _input_path(context, cfg, name) for name in ("listens", "artist_catalog")}
+        extras = {"listens": paths["listens"], "catalog": paths["artist_catalog"]}
+        out, figures = launch.run_stage(context, cfg.engine.spark, "user_artist_plays", extras)
+        df = io.plays_frame(out, artist_catalog)
+        counts = catalog.plays_counts(
+            df,
+            artist_catalog,
+            rows_in=int(figures["rows_in"]),
+            missing=int(figures["listens_without_catalogue_entry"]),
+        )
+        launch.remove_output(out)
+    else:
+        df, counts = catalog.build_user_artist_plays(listens, artist_catalog)
     return dg.Output(df, metadata={**counts_metadata(counts), **preview(df)})
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
 def interaction_splits(
-    musicrec: MusicrecConfig, user_artist_plays: pd.DataFrame
+    context, musicrec: MusicrecConfig, user_artist_plays: pd.DataFrame
 ) -> dg.Output[pd.DataFrame]:
     """Per-listener train/val/test split (temporal when timestamps exist)."""
     cfg = musicrec.load()
-    s = cfg.split
-    df, method = splits.split_interactions(
-        user_artist_plays,
-        method=s.method,
-        val=s.val,
-        test=s.test,
-        min_artists=s.min_artists,
-        seed=cfg.seed if s.seed is None else s.seed,
-    )
+    if cfg.engine.kind == "spark":
+        from musicrec_assets.spark import io, launch
+
+        extras = {
+            "plays": _input_path(context, cfg, "user_artist_plays"),
+            "split": _split_kwargs(cfg),
+        }
+        out, figures = launch.run_stage(context, cfg.engine.spark, "interaction_splits", extras)
+        df, method = io.splits_frame(out, user_artist_plays), str(figures["method"])
+        launch.remove_output(out)
+    else:
+        df, method = splits.split_interactions(user_artist_plays, **_split_kwargs(cfg))
     per_split = df.groupby("split").agg(pairs=("artist", "size"), listeners=("user", "nunique"))
     stats = {"method": method}
     for name, row in per_split.iterrows():
