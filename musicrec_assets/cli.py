@@ -178,6 +178,10 @@ def materialize(
     cfg_path = _use_config(config)
     cfg = load_config(cfg_path)
     check_sources(cfg)
+    if cfg.engine.kind == "spark":  # pyspark and a JDK, before any step runs
+        from musicrec_assets.spark.requirements import check_engine
+
+        check_engine(cfg)
 
     import dagster as dg
 

@@ -250,3 +250,21 @@ def test_one_refresh_at_a_time_and_readers_never_see_a_mixed_set(small_sample, t
     assert set(old) == set(new) and any(old[n] != new[n] for n in old)
     assert snapshots and all(s in (old, new) for s in snapshots)
     assert old in snapshots  # the reader saw the old set while the run wrote the new one
+
+
+def test_a_spark_engine_without_java_exits_2_before_anything_runs(small_sample, tmp_path):
+    """No JDK on PATH: ``materialize`` names the fix and writes nothing."""
+    extra = '[engine]\nkind = "spark"\n'
+    config = config_variant(small_sample, tmp_path / "derived", extra=extra)
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = str(Path(sys.executable).parent)  # the venv's bin: no java there
+    done = subprocess.run(
+        [sys.executable, "-m", "musicrec_assets.cli", "materialize", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "install a JDK 17" in done.stderr and str(config) in done.stderr
+    assert not (tmp_path / "derived").exists()

@@ -244,3 +244,26 @@ def test_spark_masters_that_are_allowed(tmp_path, master):
 )
 def test_engine_settings_are_checked(tmp_path, body, needles):
     _fails(tmp_path, body, *needles)
+
+
+def test_the_spark_engine_is_refused_without_pyspark_or_java(tmp_path, monkeypatch):
+    """Checked before a run: each missing piece named with how to install it."""
+    import importlib.util
+    import shutil
+
+    from musicrec_assets.spark import requirements
+
+    cfg = _load(tmp_path, '[engine]\nkind = "spark"\n')[1]()
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a)
+    )
+    with pytest.raises(ConfigError) as err:
+        requirements.check_engine(cfg)
+    message = str(err.value)
+    assert str(cfg.path) in message
+    assert "uv sync --extra spark" in message and "install a JDK 17" in message
+    local = _load(tmp_path, '[engine]\nkind = "local"\n')[1]()
+    requirements.check_engine(local)  # the local engine needs neither
