@@ -172,9 +172,12 @@ def test_a_spark_engine_loads_with_its_values(tmp_path):
         '[engine]\nkind = "spark"\n[engine.spark]\nmaster = "local-cluster[2,1,1024]"\n'
         'executor_memory = "2g"\nscratch_dir = "scratch"\n'
         "conf = { 'spark.sql.shuffle.partitions' = 8, 'spark.ui.enabled' = false }\n"
+        "[engine.spark.als]\nrank = 16\nreg_param = 0.1\nalpha = 5\nmax_iter = 12\n"
     )
     cfg = load_config(_load(tmp_path, body)[0])
     spark = cfg.engine.spark
+    assert (spark.als.rank, spark.als.reg_param, spark.als.alpha) == (16, 0.1, 5.0)
+    assert spark.als.max_iter == 12 and spark.als.checkpoint_interval == 5
     assert cfg.engine.kind == "spark" and spark.master == "local-cluster[2,1,1024]"
     assert spark.conf == {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false"}
     assert spark.executor_memory == "2g" and spark.scratch_dir == tmp_path / "scratch"
@@ -212,6 +215,10 @@ def test_spark_masters_that_are_allowed(tmp_path, master):
         ('[engine.spark]\nmaster = "spark://host"\n', ("master = 'spark://host'",)),
         ("[engine.spark]\nmaster = 2\n", ("[engine.spark] master = 2", "expected a string")),
         ("[engine.spark]\nworkers = 2\n", ("unknown key(s) in [engine.spark]: workers",)),
+        ("[engine.spark.als]\nrank = 0\n", ("[engine.spark.als] rank = 0", ">= 1")),
+        ("[engine.spark.als]\nalpha = 0\n", ("[engine.spark.als] alpha = 0", "> 0")),
+        ("[engine.spark.als]\nreg_param = -1\n", ("[engine.spark.als] reg_param = -1",)),
+        ("[engine.spark.als]\nregularization = 1\n", ("[engine.spark.als]: regularization",)),
         (
             '[engine.spark]\nexecutor_memory = "lots"\n',
             ("[engine.spark] executor_memory = 'lots'", '"512m" or "2g"'),

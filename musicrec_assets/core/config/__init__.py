@@ -69,6 +69,7 @@ __all__ = [
     "ScheduleConfig",
     "SourceConfig",
     "SourcesConfig",
+    "SparkALSConfig",
     "SparkConfig",
     "SplitConfig",
     "TuningConfig",

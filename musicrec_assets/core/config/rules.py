@@ -18,6 +18,7 @@ from .settings import (
     WEIGHTINGS,
     EngineConfig,
     ScheduleConfig,
+    SparkALSConfig,
     SparkConfig,
 )
 
@@ -137,6 +138,14 @@ RULES: dict[str, dict[str, Rule]] = {
         "pull": SHARE,
     },
     "EngineConfig": {"kind": Rule(choices=ENGINE_KINDS)},
+    "SparkALSConfig": {
+        "rank": AT_LEAST_1,
+        "reg_param": NON_NEGATIVE,
+        "alpha": POSITIVE,
+        "max_iter": AT_LEAST_1,
+        "checkpoint_interval": AT_LEAST_1,
+        "blocks": NON_NEGATIVE,
+    },
     "PlaylistConfig": {
         "length": AT_LEAST_1,
         "per_artist_cap": AT_LEAST_1,
@@ -339,6 +348,7 @@ def build_engine(data: Any, base: Path, storage_dir: Path, file: Path) -> Engine
     if not isinstance(spark_raw, dict):
         raise ConfigError(f"{file}: [engine.spark] must be a table, not {spark_raw!r}")
     spark_raw = dict(spark_raw)
+    als = build_section(SparkALSConfig, spark_raw.pop("als", {}), "engine.spark.als", file)
     if "conf" in spark_raw:
         spark_raw["conf"] = _spark_conf(spark_raw["conf"], file)
     for key in ("python", "scratch_dir"):
@@ -371,5 +381,5 @@ def build_engine(data: Any, base: Path, storage_dir: Path, file: Path) -> Engine
             f"{file}: [engine.spark] scratch_dir = {str(spark.scratch_dir)!r} is not allowed: "
             "it must not be [storage] dir itself (the published artifacts live there)"
         )
-    spark = dataclasses.replace(spark, python=python, scratch_dir=scratch)
+    spark = dataclasses.replace(spark, python=python, scratch_dir=scratch, als=als)
     return dataclasses.replace(engine, spark=spark)

@@ -239,6 +239,20 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class SparkALSConfig:
+    """pyspark.ml ALS's own values (``[engine.spark.als]``). Spark regularises differently from
+    implicit (λ times each row's count of rated items; confidence 1 + α·weight), so implicit's
+    ``[als]`` values do not carry over; weighting, k-core and scoring still come from ``[als]``."""
+
+    rank: int = 64
+    reg_param: float = 0.05
+    alpha: float = 2.0
+    max_iter: int = 10
+    checkpoint_interval: int = 5  # iterations between checkpoints (cuts the lineage)
+    blocks: int = 0  # user and item blocks; 0: Spark's default (10)
+
+
+@dataclass(frozen=True)
 class SparkConfig:
     """Where and how the Spark engine's jobs run (``[engine.spark]``); read only when
     ``[engine] kind = "spark"``. Moving to a real cluster is a change of ``master``."""
@@ -249,6 +263,7 @@ class SparkConfig:
     executor_memory: str = "1g"  # a JVM size: 512m, 2g, ...
     python: Path | None = None  # the jobs' interpreter; None: the one running musicrec
     scratch_dir: Path | None = None  # checkpoints, intermediate Parquet; None: <storage.dir>/spark
+    als: SparkALSConfig = SparkALSConfig()
 
 
 @dataclass(frozen=True)
