@@ -35,6 +35,7 @@ from .settings import (
     ScheduleConfig,
     SourceConfig,
     SourcesConfig,
+    SparkALSConfig,
     SparkConfig,
     SplitConfig,
     TuningConfig,
