@@ -245,8 +245,8 @@ class SparkALSConfig:
     ``[als]`` values do not carry over; weighting, k-core and scoring still come from ``[als]``."""
 
     rank: int = 64
-    reg_param: float = 0.05
-    alpha: float = 2.0
+    reg_param: float = 1.0
+    alpha: float = 1.0
     max_iter: int = 10
     checkpoint_interval: int = 5  # iterations between checkpoints (cuts the lineage)
     blocks: int = 0  # user and item blocks; 0: Spark's default (10)
