@@ -56,13 +56,12 @@ def world(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _fit_spark(spark, root, stage: str, cfg: ALSConfig) -> tuple[ALSModel, float]:
-    from musicrec_assets.spark.als import fit_als_spark
+    from musicrec_assets.spark.als import fit_als_spark, stage_fit_rows
 
     start = time.perf_counter()
     model = fit_als_spark(
         spark,
-        root / "interaction_splits.parquet",
-        stage,
+        stage_fit_rows(spark, root / "interaction_splits.parquet", stage),
         cfg,
         SparkALSConfig(),
         SEED,

@@ -1,4 +1,4 @@
-"""Stage one's ALS fit on Spark: pyspark.ml ALS (implicit preferences) on one stage's fit rows of
+"""The ALS fit on Spark: pyspark.ml ALS (implicit preferences) on a stage's or a fold's fit rows, returned
 ``interaction_splits``, returned as the local engine's ``ALSModel`` so candidates, scoring, cold
 start and the ``generator_models`` artifact use it unchanged.
 
@@ -31,39 +31,47 @@ if TYPE_CHECKING:
 _LOW_BITS = (1 << 33) - 1  # monotonically_increasing_id: partition << 33 | record in partition
 
 
+def fit_rows(spark: SparkSession, path: str | Path, splits: tuple[str, ...] | None = None):
+    """``user, artist, plays`` rows of a Parquet table (all, or those whose ``split`` is in
+    ``splits``: a stage's ``FIT_SPLITS`` of ``interaction_splits``)."""
+    from pyspark.sql import functions as F
+
+    rows = spark.read.parquet(str(path))
+    if splits is not None:
+        rows = rows.where(F.col("split").isin(list(splits)))
+    return rows.select(
+        F.col("user").cast("string"),
+        F.col("artist").cast("string"),
+        F.col("plays").cast("double"),
+    )
+
+
+def stage_fit_rows(spark: SparkSession, splits_path: str | Path, stage: str):
+    """``stage``'s fit rows of the ``interaction_splits`` Parquet at ``splits_path``."""
+    if stage not in FIT_SPLITS:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {tuple(FIT_SPLITS)}")
+    return fit_rows(spark, splits_path, FIT_SPLITS[stage])
+
+
 def fit_als_spark(
     spark: SparkSession,
-    splits_path: str | Path,
-    stage: str,
+    rows: DataFrame,
     cfg: ALSConfig,
     spark_cfg: SparkALSConfig,
     seed: int,
     scratch_dir: str | Path,
 ) -> ALSModel:
-    """Fit ALS on ``stage``'s fit rows of the ``interaction_splits`` Parquet at ``splits_path``.
+    """Fit ALS on ``rows`` (``user, artist, plays``: one stage's or fold's fit rows).
 
     ``cfg`` gives the matrix (k-core, weighting) and the scoring (cosine, popularity blend) as
     for the local fit; ``spark_cfg`` the fit itself; ``seed`` makes it repeatable. Checkpoints
     and the Parquet handed back go under ``scratch_dir`` (shared storage on a real cluster);
-    the stage's folder is removed once read.
+    the fit's folder is removed once read.
     """
-    from pyspark.sql import functions as F
-
-    if stage not in FIT_SPLITS:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {tuple(FIT_SPLITS)}")
-    work = Path(scratch_dir) / "als" / f"{stage}-{uuid.uuid4().hex}"
+    work = Path(scratch_dir) / "als" / uuid.uuid4().hex
     spark.sparkContext.setCheckpointDir(str(Path(scratch_dir) / "checkpoints"))
     try:
-        raw = (
-            spark.read.parquet(str(splits_path))
-            .where(F.col("split").isin(list(FIT_SPLITS[stage])))
-            .select(
-                F.col("user").cast("string"),
-                F.col("artist").cast("string"),
-                F.col("plays").cast("double"),
-            )
-        )
-        rows, info = _kcore(raw, cfg.min_user_artists, cfg.min_artist_listeners)
+        rows, info = _kcore(rows, cfg.min_user_artists, cfg.min_artist_listeners)
         users = _key_codes(rows, "user", "u")
         artists = _key_codes(rows, "artist", "i")
         coded = rows.join(users, "user").join(artists, "artist").select("u", "i", "plays")
