@@ -1,6 +1,6 @@
-"""The ALS fit on Spark: pyspark.ml ALS (implicit preferences) on a stage's or a fold's fit rows, returned
-``interaction_splits``, returned as the local engine's ``ALSModel`` so candidates, scoring, cold
-start and the ``generator_models`` artifact use it unchanged.
+"""The ALS fit on Spark: pyspark.ml ALS (implicit preferences) on a stage's or a validation
+fold's fit rows, returned as the local engine's ``ALSModel`` so candidates, scoring, cold start
+and the ``generator_models`` artifact use it unchanged.
 
 The matrix is the one ``core.model.generators.als.train_matrix`` builds: the stage's fit rows
 (``core.evaluation.protocol.FIT_SPLITS``), the k-core filter of ``[als]``, listeners and artists
