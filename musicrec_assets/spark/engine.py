@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,40 +89,53 @@ class SparkScaleOut:
     def candidates(self, requests: dict[str, CandidateRequest], n: int) -> dict[str, pd.DataFrame]:
         """Every request's candidates from one job, each as ``in_process_candidates`` makes it."""
         work = launch.stage_dir(self.context, self.cfg.engine.spark, f"{self.asset}-topn")
-        frames, models = [], {}
-        for part, r in requests.items():
-            users = np.unique(np.asarray(r.users).astype(str))
-            history = r.history[r.history["user"].astype(str).isin(users)]
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "part": part,
-                        "user": np.concatenate([history["user"].astype(str), users]),
-                        "artist": np.concatenate(
-                            [history["artist"].astype(str), np.full(len(users), None)]
-                        ),
-                        "plays": np.concatenate(
-                            [history["plays"].to_numpy(np.float64), np.full(len(users), np.nan)]
-                        ),
-                    }
-                )
-            )
-            models[part] = str(write_npz(r.models.to_npz(""), work / f"{part}.npz"))
-        rows = write_parquet(pd.concat(frames, ignore_index=True), work / "rows.parquet")
-        names = next(iter(requests.values())).models.names
-        extras = {"rows": str(rows), "models": models, "names": list(names), "n": n}
+        extras = candidate_inputs(requests, n, work)
         out, figures = launch.run_stage(
             self.context, self.cfg.engine.spark, "candidates", extras, work
         )
-        data, infos = _read(out)
+        result = read_candidates(out, requests, float(figures.get("seconds", 0.0)))
         launch.remove_output(out)
-        result = {}
-        for part, r in requests.items():
-            rows_of = data[data["part"].to_numpy() == part]
-            info = _sum_info([i for i in infos if i.get("part") == part])
-            info["seconds"] = float(figures.get("seconds", 0.0))
-            result[part] = _candidate_frame(rows_of, r, info)
         return result
+
+
+def candidate_inputs(requests: dict[str, CandidateRequest], n: int, work: Path) -> dict[str, Any]:
+    """Write the ``candidates`` job's inputs into ``work``: one Parquet of ``part, user, artist,
+    plays`` (each part's fit rows of its listeners, and a null-artist row per listener to
+    score) and each part's models as npz; return the job's extras."""
+    frames, models = [], {}
+    for part, r in requests.items():
+        users = np.unique(np.asarray(r.users).astype(str))
+        history = r.history[r.history["user"].astype(str).isin(users)]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "part": part,
+                    "user": np.concatenate([history["user"].astype(str), users]),
+                    "artist": np.concatenate(
+                        [history["artist"].astype(str), np.full(len(users), None)]
+                    ),
+                    "plays": np.concatenate(
+                        [history["plays"].to_numpy(np.float64), np.full(len(users), np.nan)]
+                    ),
+                }
+            )
+        )
+        models[part] = str(write_npz(r.models.to_npz(""), work / f"{part}.npz"))
+    rows = write_parquet(pd.concat(frames, ignore_index=True), work / "rows.parquet")
+    names = next(iter(requests.values())).models.names
+    return {"rows": str(rows), "models": models, "names": list(names), "n": n}
+
+
+def read_candidates(
+    out: Path, requests: dict[str, CandidateRequest], seconds: float = 0.0
+) -> dict[str, pd.DataFrame]:
+    """The ``candidates`` job's output as ``in_process_candidates`` returns each part."""
+    data, infos = _read(out)
+    result = {}
+    for part, r in requests.items():
+        info = _sum_info([i for i in infos if i.get("part") == part]) | {"seconds": seconds}
+        result[part] = _candidate_frame(data[data["part"].to_numpy() == part], r, info)
+    return result
 
 
 def _candidate_frame(rows: pd.DataFrame, request: CandidateRequest, info: dict) -> pd.DataFrame:
@@ -162,12 +174,18 @@ def reranked_topk(
     work = launch.stage_dir(context, cfg.engine.spark, "reranked_topk")
     extras = {"paths": paths, "k": cfg.evaluation.topk, "n": cfg.candidates.n}
     out, figures = launch.run_stage(context, cfg.engine.spark, "reranked_topk", extras, work)
-    data, infos = _read(out)
+    data, info = read_topk(out)
     launch.remove_output(out)
+    return data, info | {"seconds": float(figures.get("seconds", 0.0))}
+
+
+def read_topk(out: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The ``reranked_topk`` job's output as ``serve.reranked_topk`` returns it."""
+    data, infos = _read(out)
     data = data.sort_values(["user", "rank"], kind="stable").reset_index(drop=True)
     data["user"] = data["user"].astype(str)
     data["artist"] = data["artist"].astype(str)
-    return data, {**_sum_info(infos), "seconds": float(figures.get("seconds", 0.0))}
+    return data, _sum_info(infos)
 
 
 def iter_playlists(
@@ -179,9 +197,14 @@ def iter_playlists(
     extras = {"paths": paths, "config": config_path}
     out, _ = launch.run_stage(context, cfg.engine.spark, "playlists", extras, work)
     try:
-        for path in _part_files(out):
-            data, _ = _split_info(pq.read_table(path))
-            if data.num_rows:
-                yield data.to_pandas()
+        yield from read_playlists(out)
     finally:
-        shutil.rmtree(out.parent, ignore_errors=True)
+        launch.remove_output(out)
+
+
+def read_playlists(out: Path) -> Iterator[pd.DataFrame]:
+    """The ``playlists`` job's output a part file at a time, in listener order."""
+    for path in _part_files(out):
+        data, _ = _split_info(pq.read_table(path))
+        if data.num_rows:
+            yield data.to_pandas()
