@@ -75,25 +75,30 @@ def test_candidates_equal_the_local_top_n(spark, local_graph, tmp_path):
         assert {k: got[part].attrs["info"][k] for k in counts} == counts
 
 
-def test_reranked_topk_equals_the_local_asset(spark, local_graph, tmp_path):
+@pytest.mark.parametrize("use_ranker", [False, True])
+def test_reranked_topk_equals_the_local_engines(spark, local_graph, tmp_path, use_ranker):
+    """Both serving paths: the base generator's ranking, and the reranker's blend (forced on
+    here: a tiny sample's gate never passes)."""
+    from musicrec_assets.core.artifacts import write_json
+    from musicrec_assets.core.model import serve
     from musicrec_assets.spark import engine, listeners
 
     config, folder = local_graph
     cfg = load_config(config)
-    names = (
-        "interaction_splits",
-        "generator_models",
-        "user_profiles",
-        "item_features",
-        "reranker",
-        "reranker_validation",
-    )
-    listeners.reranked_topk(
-        spark, _paths(folder, names), cfg.evaluation.topk, cfg.candidates.n, tmp_path / "out"
-    )
+    names = ("interaction_splits", "generator_models", "user_profiles", "item_features")
+    paths = _paths(folder, (*names, "reranker"))
+    choice = load_artifact(folder, "reranker_validation") | {"use_ranker": use_ranker}
+    if use_ranker:
+        choice |= {"base": "als", "blend_alpha": 0.5}
+    paths["reranker_validation"] = str(write_json(choice, tmp_path / "choice.json"))
+    k, n = cfg.evaluation.topk, cfg.candidates.n
+    listeners.reranked_topk(spark, paths, k, n, tmp_path / "out")
     got, info = engine.read_topk(tmp_path / "out")
-    want = load_artifact(folder, "reranked_topk")
+    args = [load_artifact(folder, name) for name in names]
+    booster = load_artifact(folder, "reranker")
+    want, _ = serve.reranked_topk(args[0], args[1]["serve"], *args[2:], booster, choice, k, n)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert want["ranker_score"].notna().all() == use_ranker
     assert info["users"] == want["user"].nunique()
 
 
