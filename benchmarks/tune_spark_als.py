@@ -27,7 +27,7 @@ test report), e.g. the values chosen on HetRec on another data set. Run from the
 
     uv run python benchmarks/tune_spark_als.py --config benchmarks/configs/real_hetrec2011_dev.toml
     uv run python benchmarks/tune_spark_als.py --config benchmarks/configs/real_audioscrobbler.toml \\
-        --values 64,1.0,1.0,10
+        --values 32,0.87,2.0,15
 """
 
 from __future__ import annotations
