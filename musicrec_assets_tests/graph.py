@@ -12,8 +12,11 @@ from musicrec_assets.core.artifacts import ARTIFACTS, artifact_path
 from musicrec_assets.core.config import load_config
 
 
-def materialize_all(config: Path, selection: str | None = None) -> dg.ExecuteInProcessResult:
-    """Materialize every asset (with checks) of the real code location for ``config``."""
+def materialize_all(
+    config: Path, selection: str | None = None, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
+    """Materialize every asset (with checks) of the real code location for ``config`` (on
+    ``instance`` when given: its event log then holds the run's log lines)."""
     from musicrec_assets.definitions import defs as load_defs
 
     old = os.environ.get("MUSICREC_CONFIG")
@@ -26,7 +29,9 @@ def materialize_all(config: Path, selection: str | None = None) -> dg.ExecuteInP
             keys = list(
                 dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
             )
-        result = job.execute_in_process(asset_selection=keys, raise_on_error=False)
+        result = job.execute_in_process(
+            asset_selection=keys, raise_on_error=False, instance=instance
+        )
         storage = load_config(config).storage_dir  # published or discarded as the CLI does
         if result.success:
             generations.publish(storage, result.run_id)

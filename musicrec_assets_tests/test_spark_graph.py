@@ -1,70 +1,88 @@
-"""The ingest group materialized through Dagster with ``[engine] kind = "spark"``: the two
-Spark stages run as ``spark-submit`` through Dagster Pipes and their artifacts are the local
-engine's byte for byte, with the same metadata keys. About a minute (two Spark jobs)."""
+"""The whole graph materialized through Dagster with ``[engine] kind = "spark"``: every Spark
+stage (ingest, the ALS fits of every stage and fold, candidate top-N, serving, playlists) runs as
+``spark-submit`` through Dagster Pipes. The ingest artifacts are the local engine's byte for
+byte, every asset reports the metadata keys the local engine reports, the scratch space is
+emptied, and the page serves the result: a listener's stored playlist is the one it builds."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import shutil
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from musicrec_assets_tests.conftest import config_variant
-from musicrec_assets_tests.test_graph_ingest import INGEST
+from musicrec_assets_tests.graph import materialize_all
+from musicrec_assets_tests.spark_marks import spark_required
 
-pytestmark = [
-    pytest.mark.spark,
-    pytest.mark.skipif(
-        importlib.util.find_spec("pyspark") is None,
-        reason="pyspark is not installed (uv sync --extra spark)",
-    ),
-    pytest.mark.skipif(shutil.which("java") is None, reason="no Java on PATH (Spark needs 17)"),
-]
+pytestmark = spark_required
 
 TINY = {"users": 25, "artists": 90, "tracks": 500, "scrobbles": 4000, "seed": 11}
-STAGES = ("user_artist_plays", "interaction_splits")
+BYTE_EQUAL = ("user_artist_plays", "interaction_splits")
 SPARK = '[engine]\nkind = "spark"\n\n[engine.spark]\nmaster = "local[2]"\n'
+SPARK_STAGES = (
+    "user_artist_plays",
+    "interaction_splits",
+    "als_fits",
+    "candidates",
+    "reranked_topk",
+    "playlists",
+)
 
 
-def _materialize(config: Path) -> tuple[dict[str, str], dict[str, set[str]], list[str]]:
-    """Run the ingest group; return the SHA-256 of the two stages' artifacts, their metadata
-    keys, and the run's log messages."""
-    from musicrec_assets.core.artifacts import artifact_path
+def _materialize(config: Path):
+    """Materialize everything; return (artifact folder, {asset: metadata keys}, log lines)."""
     from musicrec_assets.core.config import load_config
-    from musicrec_assets.defs.resources import build_resources, readable_dir
+    from musicrec_assets.core.generations import current_dir
 
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(INGEST, resources=build_resources(str(config)), instance=instance)
+    result = materialize_all(config, instance=instance)
     assert result.success
-    folder = readable_dir(load_config(config).storage_dir, result.run_id)
-    hashes = {
-        name: hashlib.sha256(artifact_path(folder, name).read_bytes()).hexdigest()
-        for name in STAGES
-    }
     keys = {
         m.asset_key.to_user_string(): set(m.materialization.metadata)
         for m in result.get_asset_materialization_events()
     }
     logs = [e.user_message for e in instance.all_logs(result.run_id)]
-    return hashes, keys, logs
+    return current_dir(load_config(config).storage_dir), keys, logs
 
 
-def test_spark_engine_ingest_artifacts_equal_the_local_engines(tmp_path_factory):
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_spark_engine_builds_every_asset_and_the_page_serves_it(tmp_path_factory):
+    from gradio_app.service import PlaylistPage
+    from gradio_app.store import ArtifactStore
+    from musicrec_assets.core.artifacts import artifact_path
+    from musicrec_assets.core.config import load_config
     from musicrec_assets.sample import generate_sample
 
     base = generate_sample(tmp_path_factory.mktemp("spark_graph"), **TINY)
     root = base.parent
     local, local_keys, _ = _materialize(config_variant(base, root / "local"))
-    spark, spark_keys, logs = _materialize(config_variant(base, root / "spark", SPARK))
-    assert spark == local
-    for name in STAGES:
-        assert spark_keys[name] == local_keys[name], name
-    # the stages ran as spark-submit through Pipes: the job's own log lines are in the event log
-    assert any("Spark stage user_artist_plays done" in m for m in logs)
-    assert any("Spark stage interaction_splits done" in m for m in logs)
-    assert not (root / "spark" / "spark" / "runs").exists() or not any(
-        (root / "spark" / "spark" / "runs").iterdir()
+    spark_config = config_variant(base, root / "spark", SPARK)
+    spark, spark_keys, logs = _materialize(spark_config)
+
+    for name in BYTE_EQUAL:
+        assert _sha(artifact_path(spark, name)) == _sha(artifact_path(local, name)), name
+    assert spark_keys.keys() == local_keys.keys()
+    for name, keys in local_keys.items():
+        if name not in ("model_selection", "generator_models"):  # ALS is not searched on Spark
+            assert spark_keys[name] == keys, name
+    for stage in SPARK_STAGES:  # each ran as spark-submit: its own log line is in the event log
+        assert any(f"Spark stage {stage} done" in m for m in logs), stage
+    runs = root / "spark" / "spark" / "runs"
+    assert not runs.exists() or not any(runs.iterdir())
+
+    page = PlaylistPage(ArtifactStore(spark), load_config(spark_config).playlist)
+    user = page.most_active()
+    stored = page.stored_playlist(user)
+    built = page.make_playlist(user)
+    assert stored is not None and stored.stored and stored.error is None
+    assert built.error is None and not built.stored
+    assert (
+        stored.playlist["track_id"].astype(str).tolist()
+        == built.playlist["track_id"].astype(str).tolist()
     )
+    new = page.new_listener_playlist(list(page.store.load("reranked_topk")["artist"][:3]))
+    assert new.error is None and len(new.playlist)
