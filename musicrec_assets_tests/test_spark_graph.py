@@ -5,8 +5,6 @@ engine's byte for byte, with the same metadata keys. About a minute (two Spark j
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -15,14 +13,7 @@ import pytest
 from musicrec_assets_tests.conftest import config_variant
 from musicrec_assets_tests.test_graph_ingest import INGEST
 
-pytestmark = [
-    pytest.mark.spark,
-    pytest.mark.skipif(
-        importlib.util.find_spec("pyspark") is None,
-        reason="pyspark is not installed (uv sync --extra spark)",
-    ),
-    pytest.mark.skipif(shutil.which("java") is None, reason="no Java on PATH (Spark needs 17)"),
-]
+pytestmark = pytest.mark.spark
 
 TINY = {"users": 25, "artists": 90, "tracks": 500, "scrobbles": 4000, "seed": 11}
 STAGES = ("user_artist_plays", "interaction_splits")
