@@ -6,11 +6,10 @@ import dagster as dg
 import pandas as pd
 
 from musicrec_assets.core import catalog, readers, splits
-from musicrec_assets.core.artifacts import artifact_path
 from musicrec_assets.core.config import Config, SourceConfig
 from musicrec_assets.core.schema import SPOTIFY_ARTIST_COLUMNS, SPOTIFY_TRACK_COLUMNS
 from musicrec_assets.defs.meta import counts_metadata, flat, preview
-from musicrec_assets.defs.resources import MusicrecConfig, readable_dir
+from musicrec_assets.defs.resources import MusicrecConfig, input_path
 
 GROUP = "ingest"
 
@@ -74,11 +73,6 @@ def artist_catalog(listens: pd.DataFrame, artist_vectors: pd.DataFrame) -> dg.Ou
     )
 
 
-def _input_path(context: dg.AssetExecutionContext, cfg: Config, name: str) -> str:
-    """The artifact file an upstream asset's value was read from (the Spark job reads it too)."""
-    return str(artifact_path(readable_dir(cfg.storage_dir, context.run.run_id), name))
-
-
 def _split_kwargs(cfg: Config) -> dict:
     s = cfg.split
     seed = cfg.seed if s.seed is None else s.seed
@@ -103,7 +97,7 @@ def user_artist_plays(
     if cfg.engine.kind == "spark":
         from musicrec_assets.spark import io, launch
 
-        paths = {name: _input_path(context, cfg, name) for name in ("listens", "artist_catalog")}
+        paths = {name: input_path(context, cfg, name) for name in ("listens", "artist_catalog")}
         extras = {"listens": paths["listens"], "catalog": paths["artist_catalog"]}
         out, figures = launch.run_stage(context, cfg.engine.spark, "user_artist_plays", extras)
         df = io.plays_frame(out, artist_catalog)
@@ -129,7 +123,7 @@ def interaction_splits(
         from musicrec_assets.spark import io, launch
 
         extras = {
-            "plays": _input_path(context, cfg, "user_artist_plays"),
+            "plays": input_path(context, cfg, "user_artist_plays"),
             "split": _split_kwargs(cfg),
         }
         out, figures = launch.run_stage(context, cfg.engine.spark, "interaction_splits", extras)

@@ -17,6 +17,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from musicrec_assets.core.config import Config
 from musicrec_assets.core.evaluation.report import gate_sentence
 from musicrec_assets.core.model import serve
 from musicrec_assets.core.model.candidates import build_candidates
@@ -26,7 +27,7 @@ from musicrec_assets.core.model.rerank_dataset import build_rerank_dataset
 from musicrec_assets.core.model.reranker import fit_reranker
 from musicrec_assets.core.model.selection import select_models, trials_frame
 from musicrec_assets.defs.meta import flat, preview
-from musicrec_assets.defs.resources import MusicrecConfig, read_only
+from musicrec_assets.defs.resources import MusicrecConfig, input_path, read_only
 
 GROUP = "model"
 
@@ -61,8 +62,18 @@ def model_selection(
     return dg.Output(selection, metadata=meta)
 
 
+def _scale_out(context: dg.AssetExecutionContext, cfg: Config, asset: str):
+    """The Spark engine's scale-out of ``asset``, or None to run in process."""
+    if cfg.engine.kind != "spark":
+        return None
+    from musicrec_assets.spark.engine import SparkScaleOut
+
+    return SparkScaleOut(context, cfg, asset)
+
+
 @dg.asset(group_name=GROUP, kinds={"implicit", "numpy"})
 def generator_models(
+    context,
     musicrec: MusicrecConfig,
     interaction_splits: pd.DataFrame,
     model_selection: dict[str, Any],
@@ -71,7 +82,11 @@ def generator_models(
     train, test: train+val, serve: all) with the settings chosen on validation."""
     cfg = musicrec.load()
     stages = fit_generator_models(
-        interaction_splits, cfg, model_selection, num_threads=cfg.num_threads
+        interaction_splits,
+        cfg,
+        model_selection,
+        num_threads=cfg.num_threads,
+        scale_out=_scale_out(context, cfg, "generator_models"),
     )
     meta: dict[str, Any] = {"generators": ", ".join(cfg.candidates.generators)}
     for stage, models in stages.items():
@@ -84,6 +99,7 @@ def generator_models(
 
 @dg.asset(group_name=GROUP, kinds={"implicit", "pandas"})
 def candidates(
+    context,
     musicrec: MusicrecConfig,
     interaction_splits: pd.DataFrame,
     generator_models: dict[str, StageModels],
@@ -100,6 +116,7 @@ def candidates(
         cfg,
         model_selection,
         num_threads=cfg.num_threads,
+        scale_out=_scale_out(context, cfg, "candidates"),
     )
     meta: dict[str, Any] = {"n_per_generator": cfg.candidates.n, "folds": info["folds"]}
     meta.update(preview(df))
@@ -249,6 +266,7 @@ def reranker(
     op_tags=read_only({"interaction_splits": ("user", "artist", "plays", "split")}),
 )
 def reranked_topk(
+    context,
     musicrec: MusicrecConfig,
     interaction_splits: pd.DataFrame,
     generator_models: dict[str, StageModels],
@@ -262,17 +280,31 @@ def reranked_topk(
     single generator's own ranking. Candidates are made and scored a chunk of listeners at a
     time."""
     cfg = musicrec.load()
-    df, info = serve.reranked_topk(
-        interaction_splits,
-        generator_models["serve"],
-        user_profiles,
-        item_features,
-        reranker,
-        reranker_validation,
-        cfg.evaluation.topk,
-        cfg.candidates.n,
-        num_threads=cfg.num_threads,
-    )
+    if cfg.engine.kind == "spark":
+        from musicrec_assets.spark import engine
+
+        upstream = (
+            "interaction_splits",
+            "generator_models",
+            "user_profiles",
+            "item_features",
+            "reranker",
+            "reranker_validation",
+        )
+        paths = {name: input_path(context, cfg, name) for name in upstream}
+        df, info = engine.reranked_topk(context, cfg, paths)
+    else:
+        df, info = serve.reranked_topk(
+            interaction_splits,
+            generator_models["serve"],
+            user_profiles,
+            item_features,
+            reranker,
+            reranker_validation,
+            cfg.evaluation.topk,
+            cfg.candidates.n,
+            num_threads=cfg.num_threads,
+        )
     used = bool(reranker_validation["use_ranker"])
     served = reranker_validation["served"]
     return dg.Output(

@@ -12,7 +12,7 @@ import pandas as pd
 from musicrec_assets.core import catalog, playlist
 from musicrec_assets.core.artifacts import ARTIFACTS, artifact_path, write_parquet_chunks
 from musicrec_assets.defs.meta import flat, preview
-from musicrec_assets.defs.resources import MusicrecConfig, read_only, writable_dir
+from musicrec_assets.defs.resources import MusicrecConfig, input_path, read_only, writable_dir
 
 HISTORY_COLUMNS = ("user", "artist", "plays")
 
@@ -69,15 +69,27 @@ def playlists(
     Last.fm-360K scale the table has 36M rows, more than the memory budget holds at once.
     """
     cfg = musicrec.load()
-    profiles = playlist.artist_profiles(artist_catalog, artist_vectors)
-    chunks = playlist.iter_playlists(
-        reranked_topk,
-        interaction_splits,
-        profiles,
-        artist_tracks,
-        cfg.playlist,
-        workers=cfg.num_threads,
-    )
+    if cfg.engine.kind == "spark":
+        from musicrec_assets.spark import engine
+
+        upstream = (
+            "reranked_topk",
+            "interaction_splits",
+            "artist_catalog",
+            "artist_vectors",
+            "artist_tracks",
+        )
+        paths = {name: input_path(context, cfg, name) for name in upstream}
+        chunks = engine.iter_playlists(context, cfg, paths, str(musicrec.path()))
+    else:
+        chunks = playlist.iter_playlists(
+            reranked_topk,
+            interaction_splits,
+            playlist.artist_profiles(artist_catalog, artist_vectors),
+            artist_tracks,
+            cfg.playlist,
+            workers=cfg.num_threads,
+        )
     summary = playlist.PlaylistSummary()
     folder = writable_dir(cfg.storage_dir, context.run.run_id, dict(context.run.tags))
     path = artifact_path(folder, "playlists")

@@ -12,7 +12,7 @@ import dagster as dg
 
 from musicrec_assets import paths
 from musicrec_assets.core import generations
-from musicrec_assets.core.artifacts import load_artifact, save_artifact
+from musicrec_assets.core.artifacts import artifact_path, load_artifact, save_artifact
 from musicrec_assets.core.config import Config, load_config
 
 READ_COLUMNS_TAG = "musicrec/read_columns"
@@ -30,8 +30,12 @@ class MusicrecConfig(dg.ConfigurableResource):
     config_path: str = ""
 
     def load(self) -> Config:
-        path = paths.config_path(self.config_path or None)
+        path = self.path()
         return _load(path, path.stat().st_mtime if path.exists() else 0.0)
+
+    def path(self) -> Path:
+        """The config file in force (the Spark engine's jobs load it too)."""
+        return paths.config_path(self.config_path or None)
 
 
 def _run_id(context: Any) -> str | None:
@@ -51,6 +55,11 @@ def _run_tags(context: Any) -> dict[str, str]:
         return dict(context.step_context.dagster_run.tags)
     except Exception:  # a hand-built context (tests) has no run
         return {}
+
+
+def input_path(context: dg.AssetExecutionContext, cfg: Config, name: str) -> str:
+    """The artifact file an upstream asset's value was read from (a Spark job reads it too)."""
+    return str(artifact_path(readable_dir(cfg.storage_dir, context.run.run_id), name))
 
 
 def writable_dir(storage: Path, run_id: str | None, tags: dict[str, str]) -> Path:

@@ -38,15 +38,28 @@ def submit_command(cfg: SparkConfig, stage: str) -> list[str]:
     return [spark_submit_path(), "--master", cfg.master, "--name", name, *flags, str(SUBMIT_SCRIPT)]
 
 
-def run_stage(
-    context: dg.AssetExecutionContext, cfg: SparkConfig, stage: str, extras: dict[str, Any]
-) -> tuple[Path, dict[str, Any]]:
-    """Run ``stage`` on Spark; return its output folder (a fresh one in ``scratch_dir`` per run)
-    and the figures the job reported through Pipes (plain values)."""
+def stage_dir(context: dg.AssetExecutionContext, cfg: SparkConfig, stage: str) -> Path:
+    """A fresh folder of the run's scratch space for one stage's inputs and output."""
     scratch = Path(cfg.scratch_dir) if cfg.scratch_dir is not None else Path("spark-scratch")
-    out = scratch / "runs" / context.run.run_id / stage
-    if out.exists():
-        shutil.rmtree(out)
+    work = scratch / "runs" / context.run.run_id / stage
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    return work
+
+
+def run_stage(
+    context: dg.AssetExecutionContext,
+    cfg: SparkConfig,
+    stage: str,
+    extras: dict[str, Any],
+    work: Path | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Run ``stage`` on Spark; return its output folder (``<work>/out``, by default in a fresh
+    ``stage_dir``) and the figures the job reported through Pipes (plain values)."""
+    work = stage_dir(context, cfg, stage) if work is None else work
+    out = work / "out"
+    scratch = work.parents[2]
     (scratch / "local").mkdir(parents=True, exist_ok=True)
     payload = {**extras, "stage": stage, "out": str(out), "scratch_dir": str(scratch)}
     invocation = dg.PipesSubprocessClient().run(
@@ -61,7 +74,8 @@ def run_stage(
 
 
 def remove_output(out: Path) -> None:
-    """Drop a stage's scratch output once the asset holds it (the run's folder when empty)."""
-    shutil.rmtree(out, ignore_errors=True)
+    """Drop a stage's scratch folder once the asset holds its output (and the run's folder
+    when it is empty)."""
+    shutil.rmtree(out.parent, ignore_errors=True)
     with contextlib.suppress(OSError):
-        out.parent.rmdir()
+        out.parent.parent.rmdir()

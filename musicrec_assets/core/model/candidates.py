@@ -25,8 +25,9 @@ from ..evaluation.protocol import (
 )
 from ..ids import codes_in, factorize_sorted
 from ..parallel import THREADS
-from .generators.stages import StageModels, chosen_settings, fit_stage
-from .topn import collect_candidates, iter_candidates, rank_column, score_column
+from .generators.stages import Settings, StageModels, chosen_settings, fit_stage, with_als
+from .scale_out import CandidateRequest, ScaleOut, in_process_candidates
+from .topn import rank_column, score_column
 
 
 def reranker_folds(splits: pd.DataFrame, cfg: Config) -> list[StageData]:
@@ -54,6 +55,7 @@ def build_candidates(
     *,
     chunk_size: int = 20_000,
     num_threads: int = THREADS,
+    scale_out: ScaleOut | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Candidates of every validation fold and of the test stage in one table: ``stage, fold,
     user, artist`` and each generator's ``<g>_score``, ``<g>_rank``.
@@ -63,55 +65,64 @@ def build_candidates(
     ``[evaluation] max_users`` are the seeded sample ``evaluate`` draws. Returns (table, info):
     per part the counts and, for validation folds, the recall@N of the union and of each
     generator (test recall is computed by ``evaluate``, the only reader of test labels).
+    With ``scale_out`` the folds' ALS fits and every part's top-N run there.
     """
     names = cfg.candidates.generators
     settings = chosen_settings(cfg, selection)
     folds = reranker_folds(splits, cfg)
     test = stage_data(splits, "test", validate=False)
-    parts: list[tuple[str, int, pd.DataFrame]] = []
-    info: dict[str, Any] = {"folds": len(folds)}
-    for f, fold in enumerate(folds):
-        t0 = time.perf_counter()
-        fold_models = (
-            models["val"]
-            if f == 0
-            else fit_stage(fold.fit, settings, cfg.seed, names=names, num_threads=num_threads)
-        )
-        cands = collect_candidates(
-            iter_candidates(
-                fold_models,
-                fold.seen,
-                fold.target_users,
-                cfg.candidates.n,
-                chunk_size=chunk_size,
-                num_threads=num_threads,
-            )
-        )
-        info[f"val_fold{f}"] = {
-            **cands.attrs["info"],
-            "recall": recall_by_generator(cands, fold.labels, names),
-            "seconds": round(time.perf_counter() - t0, 3),
-        }
-        parts.append(("val", f, cands))
     t0 = time.perf_counter()
-    users = sample_users(test.target_users, cfg.evaluation.max_users, cfg.seed)
-    cands = collect_candidates(
-        iter_candidates(
-            models["test"],
-            test.seen,
-            users,
-            cfg.candidates.n,
-            chunk_size=chunk_size,
-            num_threads=num_threads,
-        )
-    )
-    info["test"] = {
-        **cands.attrs["info"],
-        "target_users": len(test.target_users),
-        "seconds": round(time.perf_counter() - t0, 3),
+    fold_models = [
+        models["val"],
+        *fit_folds(folds[1:], settings, cfg.seed, names, scale_out, num_threads),
+    ]
+    fit_seconds = round(time.perf_counter() - t0, 3)
+    requests = {
+        f"val_fold{f}": CandidateRequest(fold_models[f], fold.seen, fold.target_users)
+        for f, fold in enumerate(folds)
     }
-    parts.append(("test", 0, cands))
+    users = sample_users(test.target_users, cfg.evaluation.max_users, cfg.seed)
+    requests["test"] = CandidateRequest(models["test"], test.seen, users)
+    n = cfg.candidates.n
+    if scale_out is None:
+        cands = {
+            part: in_process_candidates(r, n, chunk_size=chunk_size, num_threads=num_threads)
+            for part, r in requests.items()
+        }
+    else:
+        cands = scale_out.candidates(requests, n)
+    info: dict[str, Any] = {"folds": len(folds), "fold_fit_seconds": fit_seconds}
+    for f, fold in enumerate(folds):
+        part = cands[f"val_fold{f}"]
+        info[f"val_fold{f}"] = {
+            **part.attrs["info"],
+            "recall": recall_by_generator(part, fold.labels, names),
+        }
+    info["test"] = {**cands["test"].attrs["info"], "target_users": len(test.target_users)}
+    parts = [("val", f, cands[f"val_fold{f}"]) for f in range(len(folds))]
+    parts.append(("test", 0, cands["test"]))
     return _stack(parts, splits), info
+
+
+def fit_folds(
+    folds: list[StageData],
+    settings: Settings,
+    seed: int,
+    names: tuple[str, ...],
+    scale_out: ScaleOut | None,
+    num_threads: int,
+) -> list[StageModels]:
+    """Every generator fitted cold on each fold's own fit rows (ALS through ``scale_out`` when
+    given, all folds in one batch)."""
+    if scale_out is None or "als" not in names:
+        return [
+            fit_stage(fold.fit, settings, seed, names=names, num_threads=num_threads)
+            for fold in folds
+        ]
+    others = tuple(n for n in names if n != "als")
+    local = [fit_stage(f.fit, settings, seed, names=others, num_threads=num_threads) for f in folds]
+    als = scale_out.fit_als({fold.stage: fold.fit for fold in folds}, settings["als"], seed)
+    return [with_als(m, als[fold.stage], names) for m, fold in zip(local, folds, strict=True)]
 
 
 def _stack(parts: list[tuple[str, int, pd.DataFrame]], splits: pd.DataFrame) -> pd.DataFrame:

@@ -138,11 +138,15 @@ def select_models(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """``model_selection``: every tuned generator's settings searched on the validation stage
     (fit on train, scored on validation labels), with the config's explicit values fixed;
-    and the seconds each search took."""
+    and the seconds each search took. The Spark engine's ALS is not searched here: it fits
+    with ``[engine.spark.als]`` (implicit's values do not carry over to pyspark.ml ALS)."""
     val = stage_data(splits, "val", validate=False)
+    settings = settings_from_config(cfg)
+    if cfg.engine.kind == "spark":
+        settings.pop("als", None)
     return search_models(
         val,
-        settings_from_config(cfg),
+        settings,
         cfg.fixed,
         cfg.tuning,
         cfg.evaluation.k,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ from .itemitem import ItemItemModel, plays_matrix
 from .itemknn import fit_itemknn
 from .popularity import PopularityModel, fit_popularity
 from .rp3beta import fit_rp3beta
+
+if TYPE_CHECKING:
+    from ..scale_out import ScaleOut
 
 ITEM_ITEM = {"ease": fit_ease, "rp3beta": fit_rp3beta, "itemknn": fit_itemknn}
 
@@ -184,19 +187,41 @@ def fit_stages(
 
 
 def fit_generator_models(
-    splits: pd.DataFrame, cfg: Config, selection: dict[str, Any], *, num_threads: int = THREADS
+    splits: pd.DataFrame,
+    cfg: Config,
+    selection: dict[str, Any],
+    *,
+    num_threads: int = THREADS,
+    scale_out: ScaleOut | None = None,
 ) -> dict[str, StageModels]:
     """Every generator per stage (val: train, test: train+val, serve: all) with the chosen
-    settings; ALS warm-starts from the previous stage when ``[als] warm_start``."""
-    return fit_stages(
-        splits,
-        chosen_settings(cfg, selection),
-        cfg.seed,
-        stages=STAGES,
-        names=cfg.candidates.generators,
-        warm_start=cfg.als.warm_start,
-        num_threads=num_threads,
+    settings; ALS warm-starts from the previous stage when ``[als] warm_start``. With
+    ``scale_out`` the three ALS fits run there (cold: pyspark.ml ALS takes no start factors)."""
+    settings = chosen_settings(cfg, selection)
+    names = cfg.candidates.generators
+    if scale_out is None or "als" not in names:
+        return fit_stages(
+            splits,
+            settings,
+            cfg.seed,
+            stages=STAGES,
+            names=names,
+            warm_start=cfg.als.warm_start,
+            num_threads=num_threads,
+        )
+    others = tuple(n for n in names if n != "als")
+    stages = fit_stages(
+        splits, settings, cfg.seed, stages=STAGES, names=others, num_threads=num_threads
     )
+    fits = {stage: stage_data(splits, stage, validate=False).fit for stage in STAGES}
+    als = scale_out.fit_als(fits, settings["als"], cfg.seed)
+    return {stage: with_als(stages[stage], als[stage], names) for stage in STAGES}
+
+
+def with_als(models: StageModels, als: ALSModel, names: tuple[str, ...]) -> StageModels:
+    """``models`` with ``als`` added, in ``names``' order (a fit made elsewhere)."""
+    merged = {**models.models, "als": als}
+    return StageModels({name: merged[name] for name in names})
 
 
 def stages_to_npz(stages: dict[str, StageModels]) -> dict[str, np.ndarray]:
