@@ -10,12 +10,12 @@ import hashlib
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from musicrec_assets_tests.conftest import config_variant
 from musicrec_assets_tests.graph import materialize_all
-from musicrec_assets_tests.spark_marks import spark_required
 
-pytestmark = spark_required
+pytestmark = pytest.mark.spark
 
 TINY = {"users": 25, "artists": 90, "tracks": 500, "scrobbles": 4000, "seed": 11}
 BYTE_EQUAL = ("user_artist_plays", "interaction_splits")

@@ -18,9 +18,8 @@ from musicrec_assets.core.evaluation.protocol import stage_data
 from musicrec_assets.core.model.scale_out import CandidateRequest, in_process_candidates
 from musicrec_assets_tests.conftest import config_variant
 from musicrec_assets_tests.graph import materialize_all
-from musicrec_assets_tests.spark_marks import spark_required
 
-pytestmark = spark_required
+pytestmark = pytest.mark.spark
 
 TINY = {"users": 40, "artists": 90, "tracks": 500, "scrobbles": 6000, "seed": 11}
 

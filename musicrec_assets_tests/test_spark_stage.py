@@ -5,34 +5,14 @@ temporal and the seeded random method. Runs a ``local[2]`` session (about 10 s t
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-pytestmark = [
-    pytest.mark.spark,
-    pytest.mark.skipif(
-        importlib.util.find_spec("pyspark") is None,
-        reason="pyspark is not installed (uv sync --extra spark)",
-    ),
-    pytest.mark.skipif(shutil.which("java") is None, reason="no Java on PATH (Spark needs 17)"),
-]
+pytestmark = pytest.mark.spark
 
 TINY = {"users": 25, "artists": 90, "tracks": 500, "scrobbles": 4000, "seed": 11}
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory):
-    from musicrec_assets.core.config import SparkConfig
-    from musicrec_assets.spark.session import spark_session
-
-    scratch = tmp_path_factory.mktemp("spark_scratch")
-    session = spark_session(SparkConfig(master="local[2]", scratch_dir=scratch), "musicrec-test")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

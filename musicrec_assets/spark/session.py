@@ -1,7 +1,8 @@
 """A SparkSession set up the way musicrec's jobs need it, from ``[engine.spark]``.
 
 Pitfalls it removes (issue 11): the host name may resolve to a non-loopback address, so a local
-master binds the driver to 127.0.0.1; Python workers must run the project's interpreter, not
+master, or a standalone master on 127.0.0.1, binds the driver to 127.0.0.1 (executors must reach
+it there); Python workers must run the project's interpreter, not
 ``python3`` from PATH; times are UTC; Parquet nanosecond timestamps (pandas' unit) are read as
 int64 nanoseconds, so min / max of play times are exact and round-trip to pandas unchanged.
 """
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
 LOOPBACK = "127.0.0.1"
 
 
+def _on_loopback(master: str) -> bool:
+    """Whether the driver and every executor run on this machine, reached through loopback."""
+    return master.startswith("local") or master.startswith(f"spark://{LOOPBACK}:")
+
+
 def session_conf(cfg: SparkConfig) -> dict[str, str]:
     """Every Spark setting musicrec passes (also to ``spark-submit --conf``): its own, then the
     config's ``conf`` table; the keys the config sets by name cannot appear in that table."""
@@ -37,7 +43,7 @@ def session_conf(cfg: SparkConfig) -> dict[str, str]:
     }
     if cfg.scratch_dir is not None:
         conf["spark.local.dir"] = str(Path(cfg.scratch_dir) / "local")
-    if cfg.master.startswith("local"):
+    if _on_loopback(cfg.master):
         conf |= {"spark.driver.host": LOOPBACK, "spark.driver.bindAddress": LOOPBACK}
     return conf | dict(cfg.conf)
 
@@ -46,7 +52,7 @@ def session_env(cfg: SparkConfig) -> dict[str, str]:
     """Environment the JVM and its Python workers need (set before the JVM starts)."""
     python = str(cfg.python or sys.executable)
     env = {"PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python}
-    if cfg.master.startswith("local"):
+    if _on_loopback(cfg.master):
         env["SPARK_LOCAL_IP"] = LOOPBACK
     return env
 
