@@ -28,7 +28,7 @@ import re
 import sys
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))
 
 GB = 1024**3
-SPARK = '\n[engine]\nkind = "spark"\n\n[engine.spark]\nmaster = "{master}"\nexecutor_memory = "{mem}"\n'
+SPARK = (
+    '\n[engine]\nkind = "spark"\n\n[engine.spark]\nmaster = "{master}"\nexecutor_memory = "{mem}"\n'
+)
 
 
 def _variant(config: Path, engine: str, storage: Path, master: str = "", mem: str = "1g") -> Path:
@@ -66,10 +68,8 @@ class _Poller:
         while not self._stop.is_set():
             total = 0
             for p in self.procs():
-                try:
+                with suppress(psutil.Error):
                     total += p.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             time.sleep(0.2)
 
@@ -130,7 +130,9 @@ def _print_graph(results: dict[str, Any]) -> None:
     for e in engines:
         w = results[e]
         extra = w.get("cluster_peak_rss", 0)
-        peaks.append(f"{(w['peak_rss'] + extra) / GB:.2f} GB" + (" (incl. cluster)" if extra else ""))
+        peaks.append(
+            f"{(w['peak_rss'] + extra) / GB:.2f} GB" + (" (incl. cluster)" if extra else "")
+        )
     print("| **peak RSS** | " + " | ".join(peaks) + " |")
 
 
@@ -179,7 +181,9 @@ def costs(args: argparse.Namespace) -> dict[str, Any]:
             request = CandidateRequest(StageModels({"als": model}), hist, chosen[:n_top])
             inputs = engine.candidate_inputs({"p": request}, 50, work / "topn")
             t0 = time.perf_counter()
-            listeners.candidates(spark, inputs["rows"], inputs["models"], ("als",), 50, work / "topn" / "out")
+            listeners.candidates(
+                spark, inputs["rows"], inputs["models"], ("als",), 50, work / "topn" / "out"
+            )
             topn_s = time.perf_counter() - t0
             row = {
                 "fraction": fraction,
@@ -201,6 +205,48 @@ def costs(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+# LFM-1b (Schedl 2016): 1,088,161,692 listening events of 120,322 users, 3,190,371 artists.
+LFM1B = {"events": 1_088_161_692, "listeners": 120_322, "artists": 3_190_371}
+
+
+def project(args: argparse.Namespace) -> dict[str, Any]:
+    """Scale the measured costs to LFM-1b on N executors of C cores (assumptions printed)."""
+    import numpy as np
+
+    costs = json.loads(args.costs.read_text())
+    rows = costs["rows"]
+    pairs = np.array([r["pairs"] for r in rows], dtype=float)
+    sweep = np.array([r["sweep_s"] for r in rows], dtype=float)
+    slope, intercept = np.polyfit(pairs, sweep, 1) if len(rows) > 1 else (sweep[0] / pairs[0], 0)
+    per_listener_artist = np.mean([r["topn_ms_per_listener"] / r["artists"] for r in rows])
+    cores_measured = 2  # local[2]
+    target_pairs = args.pairs_per_listener * LFM1B["listeners"]
+    sweep_1core = (slope * target_pairs) * cores_measured
+    topn_1core = per_listener_artist * LFM1B["artists"] * LFM1B["listeners"] / 1000 * cores_measured
+    print(
+        f"\nmeasured on {costs['master']}: ALS {slope * 1e6:.2f} s per sweep per million pairs "
+        f"(+{intercept:.1f} s), top-N {per_listener_artist * 1e3:.3f} ms per listener per 1,000 "
+        f"artists\nLFM-1b: {LFM1B['events']:,} events, {LFM1B['listeners']:,} listeners, "
+        f"{LFM1B['artists']:,} artists; assumed {args.pairs_per_listener:,} distinct artists per "
+        f"listener = {target_pairs / 1e6:.0f}M pairs; {args.sweeps} sweeps; ideal speed-up with "
+        "cores (no shuffle or skew cost: a lower bound on time)"
+    )
+    print(
+        "\n| executors × cores | ALS fit (one stage) | ALS fits (3 stages + 3 folds) | top-N, all listeners |"
+    )
+    print("|---|---|---|---|")
+    out = []
+    for n in args.executors:
+        cores = n * args.cores
+        fit = sweep_1core * args.sweeps / cores
+        topn = topn_1core / cores
+        out.append({"executors": n, "cores": cores, "fit_s": fit, "topn_s": topn})
+        print(
+            f"| {n} × {args.cores} | {fit / 60:.0f} min | {6 * fit / 3600:.1f} h | {topn / 60:.0f} min |"
+        )
+    return {"slope_s_per_pair": slope, "intercept_s": intercept, "rows": out}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -217,11 +263,19 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--iters", type=int, default=3)
     c.add_argument("--topn-listeners", type=int, default=2000)
     c.add_argument("--master", default="local[2]")
-    for q in (g, c):
+    j = sub.add_parser("project", help="LFM-1b projection from a costs JSON")
+    j.add_argument("--costs", type=Path, required=True)
+    j.add_argument("--pairs-per-listener", type=int, default=500)
+    j.add_argument("--sweeps", type=int, default=15)
+    j.add_argument("--cores", type=int, default=4)
+    j.add_argument(
+        "--executors", type=lambda v: [int(x) for x in v.split(",")], default=[4, 16, 64]
+    )
+    for q in (g, c, j):
         q.add_argument("--workdir", type=Path)
         q.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = p.parse_args(argv)
-    result = graph(args) if args.cmd == "graph" else costs(args)
+    result = {"graph": graph, "costs": costs, "project": project}[args.cmd](args)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2, default=str))

@@ -85,7 +85,8 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     from musicrec_assets_tests.spark_support import open_session
 
     scratch = tmp_path_factory.mktemp("spark_scratch")
-    with open_session(SparkConfig(master="local[2]", scratch_dir=scratch)) as session:
+    conf = {"spark.sql.shuffle.partitions": "4"}  # tiny fixtures: not Spark's 200 partitions
+    with open_session(SparkConfig(master="local[2]", scratch_dir=scratch, conf=conf)) as session:
         yield session
 
 

@@ -158,9 +158,9 @@ def _stop(workdir: Path) -> None:
 
 
 @contextmanager
-def standalone_cluster(workdir: Path) -> Iterator[Cluster]:
-    """Start a master and two one-core, 1 GB workers on free ports; yield the master's URL and
-    web UI port once both workers are ALIVE; stop them all on exit."""
+def standalone_cluster(workdir: Path, memory: str = "1g") -> Iterator[Cluster]:
+    """Start a master and two one-core workers of ``memory`` each on free ports; yield the
+    master's URL and web UI port once both workers are ALIVE; stop them all on exit."""
     env = _daemon_env(workdir)
     port, webui, *worker_ports = free_ports(2 + 2 * WORKERS)
     url = f"spark://{HOST}:{port}"
@@ -176,7 +176,7 @@ def standalone_cluster(workdir: Path) -> Iterator[Cluster]:
                     WORKER,
                     i + 1,
                     *("--host", HOST, "--port", str(w_port), "--webui-port", str(w_webui)),
-                    *("--cores", "1", "--memory", "1g", url),
+                    *("--cores", "1", "--memory", memory, url),
                 )
             )
         for launch in launches:
