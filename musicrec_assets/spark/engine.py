@@ -162,11 +162,6 @@ def _candidate_frame(rows: pd.DataFrame, request: CandidateRequest, info: dict) 
     return out
 
 
-def scale_out(context: dg.AssetExecutionContext, cfg: Config, asset: str) -> SparkScaleOut | None:
-    """The Spark scale-out of ``asset`` when the engine is Spark, else None (in process)."""
-    return SparkScaleOut(context, cfg, asset) if cfg.engine.kind == "spark" else None
-
-
 def reranked_topk(
     context: dg.AssetExecutionContext, cfg: Config, paths: dict[str, str]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
