@@ -105,12 +105,14 @@ def candidate_inputs(requests: dict[str, CandidateRequest], n: int, work: Path) 
     frames, models = [], {}
     for part, r in requests.items():
         users = np.unique(np.asarray(r.users).astype(str))
-        history = r.history[r.history["user"].astype(str).isin(users)]
+        history_users = r.history["user"].astype(str).to_numpy()
+        mine = np.isin(history_users, users)
+        history = r.history[mine]
         frames.append(
             pd.DataFrame(
                 {
                     "part": part,
-                    "user": np.concatenate([history["user"].astype(str), users]),
+                    "user": np.concatenate([history_users[mine], users]),
                     "artist": np.concatenate(
                         [history["artist"].astype(str), np.full(len(users), None)]
                     ),

@@ -38,10 +38,14 @@ def submit_command(cfg: SparkConfig, stage: str) -> list[str]:
     return [spark_submit_path(), "--master", cfg.master, "--name", name, *flags, str(SUBMIT_SCRIPT)]
 
 
+def _scratch(cfg: SparkConfig) -> Path:
+    """The engine's scratch folder (the config loader fills in ``<storage dir>/spark``)."""
+    return Path(cfg.scratch_dir) if cfg.scratch_dir is not None else Path("spark-scratch")
+
+
 def stage_dir(context: dg.AssetExecutionContext, cfg: SparkConfig, stage: str) -> Path:
     """A fresh folder of the run's scratch space for one stage's inputs and output."""
-    scratch = Path(cfg.scratch_dir) if cfg.scratch_dir is not None else Path("spark-scratch")
-    work = scratch / "runs" / context.run.run_id / stage
+    work = _scratch(cfg) / "runs" / context.run.run_id / stage
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -59,7 +63,7 @@ def run_stage(
     ``stage_dir``) and the figures the job reported through Pipes (plain values)."""
     work = stage_dir(context, cfg, stage) if work is None else work
     out = work / "out"
-    scratch = work.parents[2]
+    scratch = _scratch(cfg)
     (scratch / "local").mkdir(parents=True, exist_ok=True)
     payload = {**extras, "stage": stage, "out": str(out), "scratch_dir": str(scratch)}
     invocation = dg.PipesSubprocessClient().run(
